@@ -1,0 +1,33 @@
+#!/usr/bin/env node
+// `npm test`: type-check, then every *.test.ts under src/ and test/ with node's test runner.
+// Files run in parallel (they are mostly waiting on databases and HTTP); each file starts
+// its own servers once. Pass file paths to run only those.
+import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+
+function findTests(dir) {
+  const found = [];
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) found.push(...findTests(path));
+    else if (name.endsWith('.test.ts')) found.push(path);
+  }
+  return found;
+}
+
+const requested = process.argv.slice(2);
+const files = requested.length ? requested : [...findTests('src'), ...findTests('test')].sort();
+
+if (!requested.length) {
+  const typecheck = spawnSync('npx', ['tsc', '-p', 'tsconfig.json'], { stdio: 'inherit' });
+  if (typecheck.status !== 0) process.exit(typecheck.status ?? 1);
+}
+
+const concurrency = process.env.TRICIRCLE_TEST_CONCURRENCY ?? '4';
+const run = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...files],
+  { stdio: 'inherit' },
+);
+process.exit(run.status ?? 1);

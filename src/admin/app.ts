@@ -1,0 +1,47 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { Policy, readPolicyFile, authenticator, requireAuth } from '../auth/index.js';
+import type { Config } from '../config/index.js';
+import { systemClock, type Clock, type Db } from '../db/index.js';
+import { createHttpApp } from '../http/index.js';
+import { JobRepository, PodRepository, RoutingRepository } from '../tricircle/index.js';
+import { jobRoutes } from './jobs.js';
+import { ADMIN_API_RULES } from './policy.js';
+import { podRoutes } from './pods.js';
+import { renderAdminError } from './render.js';
+import { routingRoutes } from './routings.js';
+import { versionRoutes } from './versions.js';
+
+export interface AdminApiOptions {
+  config: Config;
+  db: Db;
+  logger: FastifyBaseLogger;
+  clock?: Clock;
+}
+
+/** The Admin API v1.0 on the shared HTTP plumbing; the caller listens and closes. */
+export function createAdminApi({ config, db, logger, clock = systemClock }: AdminApiOptions): FastifyInstance {
+  const policyFile = config.oslo_policy.policy_file;
+  const policy = new Policy(ADMIN_API_RULES, policyFile ? readPolicyFile(policyFile) : {});
+  const app = createHttpApp({
+    logger,
+    service: 'admin-api',
+    bodyLimit: config.DEFAULT.max_request_body_size,
+    renderError: renderAdminError,
+    healthCheck: async () => {
+      await db.kysely.selectFrom('pods').select('pod_id').limit(1).execute();
+    },
+  });
+  requireAuth(app, authenticator(config), ['/v1.0']);
+  const deps = {
+    policy,
+    pods: new PodRepository(db),
+    routings: new RoutingRepository(db, clock),
+    jobs: new JobRepository(db, clock, config.xjob.job_run_expire),
+    paginationMaxLimit: config.DEFAULT.pagination_max_limit,
+  };
+  versionRoutes(app);
+  podRoutes(app, deps);
+  routingRoutes(app, deps);
+  jobRoutes(app, deps);
+  return app;
+}

@@ -1,0 +1,2 @@
+export { createAdminApi, type AdminApiOptions } from './app.js';
+export { ADMIN_API_RULES } from './policy.js';

@@ -1,0 +1,42 @@
+import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
+import type { Db } from './connect.js';
+import * as initial from './migrations/001_initial.js';
+
+// Migrations are listed here, in order, rather than discovered on disk, so they work the
+// same from sources and from a bundle. Names sort; never rename or edit a landed one.
+function migrations(db: Db): Record<string, Migration> {
+  return {
+    '001_initial': { up: (k) => initial.up(k, db.dialect) },
+  };
+}
+
+function provider(db: Db): MigrationProvider {
+  return { getMigrations: async () => migrations(db) };
+}
+
+/** Every migration's name, oldest first; the last is the version this code needs. */
+export const MIGRATION_NAMES = Object.keys(migrations({ dialect: 'sqlite' } as Db)).sort();
+
+function migrator(db: Db): Migrator {
+  return new Migrator({
+    db: db.kysely,
+    provider: provider(db),
+    migrationTableName: 'tricircle_migrations',
+    migrationLockTableName: 'tricircle_migrations_lock',
+  });
+}
+
+/** Brings the schema to the newest version (or to `target`); safe to run from several processes. */
+export async function migrateToLatest(db: Db, target?: string): Promise<string[]> {
+  const m = migrator(db);
+  const result: MigrationResultSet = target ? await m.migrateTo(target) : await m.migrateToLatest();
+  if (result.error) throw result.error;
+  return (result.results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}
+
+/** The newest applied migration, or null on an empty database. */
+export async function currentVersion(db: Db): Promise<string | null> {
+  const migrations = await migrator(db).getMigrations();
+  const applied = migrations.filter((m) => m.executedAt !== undefined);
+  return applied.length ? applied[applied.length - 1]!.name : null;
+}

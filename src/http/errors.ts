@@ -1,0 +1,35 @@
+// The one error catalog: every error a client can see has a stable type name and an HTTP
+// status here. Each API renders these in its own wire format (Admin API: errors-admin.ts).
+
+export const ERROR_CATALOG = {
+  InvalidInput: { status: 400, description: 'The request body, a query parameter or a path id is malformed or invalid.' },
+  NotAuthenticated: { status: 401, description: 'No token, or one that Keystone does not accept.' },
+  PolicyNotAuthorized: { status: 403, description: 'The caller is authenticated but policy forbids the operation.' },
+  ResourceNotFound: { status: 404, description: 'No such path, or no such object (also for objects the caller may not see).' },
+  MethodNotAllowed: { status: 405, description: 'The path exists but not with this HTTP method.' },
+  Conflict: { status: 409, description: 'The request conflicts with the current state (duplicate, object in use).' },
+  RequestEntityTooLarge: { status: 413, description: 'The body is larger than [DEFAULT] max_request_body_size.' },
+  UnsupportedMediaType: { status: 415, description: 'The body is not application/json.' },
+  ValidationFailed: { status: 422, description: 'A well-formed request whose values cannot be accepted (e.g. a pod without region_name).' },
+  ServiceUnavailable: { status: 503, description: 'A service this one depends on (Keystone, the database) cannot be reached.' },
+  InternalError: { status: 500, description: 'A fault of the server itself; the log has the details under the request id.' },
+} as const;
+
+export type ErrorType = keyof typeof ERROR_CATALOG;
+
+export class ApiError extends Error {
+  readonly status: number;
+  constructor(
+    readonly type: ErrorType,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.status = ERROR_CATALOG[type].status;
+  }
+}
+
+export const badRequest = (message: string) => new ApiError('InvalidInput', message);
+export const notFound = (message: string) => new ApiError('ResourceNotFound', message);
+export const conflict = (message: string) => new ApiError('Conflict', message);
+export const forbidden = (message: string) => new ApiError('PolicyNotAuthorized', message);

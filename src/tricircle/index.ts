@@ -1,0 +1,4 @@
+export { PodRepository, type Pod, type PodFilters } from './pods.js';
+export { RoutingRepository, ROUTING_FILTERS, API_RESOURCE_TYPES, type Routing, type RoutingFields, type RoutingFilters, type Page } from './routings.js';
+export { JobRepository, JOB_STATUSES, type Job, type JobStatus, type JobFilters } from './jobs.js';
+export { JOB_TYPES, isJobType, resourceIdOf, resourceOf, type JobType, type JobTypeSpec } from './job-types.js';

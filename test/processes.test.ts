@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { engines } from './support/engines.js';
+
+// The `tricircle` command as an operator runs it: start-up, configuration errors, schema
+// management on each engine, and graceful shutdown.
+
+const dir = mkdtempSync(join(tmpdir(), 'tricircle-proc-'));
+const BIN = join(import.meta.dirname, '..', 'bin', 'tricircle.js');
+
+interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(args: string[], env: Record<string, string> = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** Starts a server command and resolves with its base URL once it says it listens. */
+function startServer(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
+    const exited = new Promise<number | null>((r) => child.on('close', r));
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      const m = /listening on (http:\/\/[^/\s]+)/.exec(stderr);
+      if (m) resolve({ child, url: m[1]!, exited });
+    });
+    child.on('close', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
+  });
+}
+
+function conf(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+describe('the tricircle command', () => {
+  it('refuses to start on an invalid option, naming it and its file', async () => {
+    const bad = conf('bad.conf', '[DEFAULT]\nauth_strategy = nobody\n');
+    const r = await run(['admin-api', '--config-file', bad]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /configuration error: Invalid value for option \[DEFAULT\] auth_strategy in .*bad\.conf: 'nobody' is not one of keystone, noauth/);
+    assert.doesNotMatch(r.stderr, /at .*\.ts:\d+/, 'no stack trace');
+  });
+
+  it('shows the effective configuration with secrets masked', async () => {
+    const file = conf('show.conf', '[database]\nconnection = postgresql://tc:topsecret@db.example/tc\n');
+    const r = await run(['config', 'show', '--config-file', file], { TRICIRCLE_DEFAULT__BIND_PORT: '20999' });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /bind_port = 20999 {4}# env/);
+    assert.match(r.stdout, /connection = postgresql:\/\/tc:\*\*\*@db\.example\/tc/);
+    assert.doesNotMatch(r.stdout, /topsecret/);
+  });
+
+  it('finishes an in-flight request after SIGTERM, then exits 0', async () => {
+    const env = {
+      TRICIRCLE_DEFAULT__BIND_HOST: '127.0.0.1',
+      TRICIRCLE_DEFAULT__BIND_PORT: '0',
+      TRICIRCLE_DEFAULT__STATE_PATH: join(dir, 'state'),
+      TRICIRCLE_DEFAULT__LOG_LEVEL: 'warn',
+    };
+    const server = await startServer(['up'], env);
+    const { hostname, port } = new URL(server.url);
+    const body = JSON.stringify({ pod: { region_name: 'CentralRegion' } });
+    // Send the headers and half the body, signal the server, then send the rest.
+    const socket = connect(Number(port), hostname);
+    await new Promise((r) => socket.once('connect', r));
+    socket.write(`POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    socket.write(body.slice(0, 10));
+    let response = '';
+    socket.on('data', (d) => (response += d));
+    const closed = new Promise((r) => socket.once('close', r));
+    await new Promise((r) => setTimeout(r, 200));
+    server.child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    socket.write(body.slice(10));
+    await closed;
+    assert.match(response, /^HTTP\/1\.1 200 /);
+    assert.match(response, /"region_name":"CentralRegion"/);
+    assert.equal(await server.exited, 0);
+    await assert.rejects(fetch(`${server.url}/`), 'no longer listening');
+  });
+});
+
+for (const engine of await engines()) {
+  if (engine.name === 'sqlite') continue;
+  describe(`tricircle db on ${engine.name}`, { skip: engine.skip }, () => {
+    const created: Array<() => Promise<void>> = [];
+    after(async () => {
+      for (const drop of created) await drop();
+    });
+
+    it('refuses to serve an unmigrated shared database, then migrates it once', async () => {
+      const database = await engine.create();
+      created.push(database.drop);
+      const env = { TRICIRCLE_DATABASE__CONNECTION: database.connection, TRICIRCLE_DEFAULT__BIND_PORT: '0' };
+      const refused = await run(['admin-api'], env);
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /schema is at nothing, this version needs 001_initial: run 'tricircle db sync'/);
+      assert.equal((await run(['db', 'version'], env)).stdout.trim(), 'none');
+      const sync = await run(['db', 'sync'], env);
+      assert.equal(sync.code, 0, sync.stderr);
+      assert.match(sync.stdout, /applied: 001_initial/);
+      const again = await run(['db', 'sync'], env);
+      assert.match(again.stdout, /already up to date/);
+      assert.equal((await run(['db', 'version'], env)).stdout.trim(), '001_initial');
+      const unknown = await run(['db', 'sync', '--version', '999_future'], env);
+      assert.equal(unknown.code, 1);
+      assert.match(unknown.stderr, /unknown migration '999_future'/);
+    });
+  });
+}
