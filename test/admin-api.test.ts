@@ -13,8 +13,8 @@ for (const engine of await engines()) {
     let database: TestDatabase;
     let api: RunningAdminApi;
     let url: string;
-    const get = (path: string, headers = ADMIN) => call(url, 'GET', path, undefined, headers);
-    const post = (path: string, body: unknown, headers = ADMIN) => call(url, 'POST', path, body, headers);
+    const get = (path: string, headers: Record<string, string> = ADMIN) => call(url, 'GET', path, undefined, headers);
+    const post = (path: string, body: unknown, headers: Record<string, string> = ADMIN) => call(url, 'POST', path, body, headers);
 
     before(async () => {
       database = await engine.create();

@@ -31,7 +31,7 @@ for (const engine of await engines()) {
     let api: RunningAdminApi;
     let url: string;
     let repo: JobRepository;
-    const get = (path: string, headers = ADMIN) => call(url, 'GET', path, undefined, headers);
+    const get = (path: string, headers: Record<string, string> = ADMIN) => call(url, 'GET', path, undefined, headers);
     const post = (body: unknown, headers = ADMIN) => call(url, 'POST', '/v1.0/jobs', body, headers);
     const byType: Record<string, Job> = {};
 

@@ -22,7 +22,7 @@ for (const engine of await engines()) {
     let podA: string;
     let podB: string;
     const created: Routing[] = [];
-    const get = (path: string, headers = ADMIN) => call(url, 'GET', path, undefined, headers);
+    const get = (path: string, headers: Record<string, string> = ADMIN) => call(url, 'GET', path, undefined, headers);
 
     before(async () => {
       database = await engine.create();

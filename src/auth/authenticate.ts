@@ -36,9 +36,13 @@ export function authenticator(config: Config): Authenticate {
  * context as `request.ctx`; other paths (version discovery, health, metrics) stay public.
  */
 export function requireAuth(app: FastifyInstance, authenticate: Authenticate, prefixes: string[]): void {
+  const covered = (path: string) =>
+    prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`));
   app.decorateRequest('ctx', null);
   app.addHook('onRequest', async (request) => {
-    if (!prefixes.some((prefix) => request.url === prefix || request.url.startsWith(`${prefix}/`) || request.url.startsWith(`${prefix}?`))) return;
+    // The matched route as well as the URL as sent: the router decodes %-escapes, so
+    // /%761.0/pods is served by /v1.0/pods and must be authenticated like it.
+    if (!covered(request.url) && !covered(request.routeOptions.url ?? '')) return;
     request.ctx = makeContext(await authenticate(request), request.id, request.log);
   });
 }

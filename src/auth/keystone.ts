@@ -68,6 +68,16 @@ export class KeystoneTokenValidator {
     }
   }
 
+  /** The JSON body of a Keystone answer; a body that is cut off or not JSON is Keystone's fault (503), not ours. */
+  private async body(response: Response): Promise<TokenBody> {
+    try {
+      const parsed: unknown = await response.json();
+      return typeof parsed === 'object' && parsed !== null ? (parsed as TokenBody) : {};
+    } catch (err) {
+      throw new Unreachable(`Keystone at ${this.base} sent an unreadable answer: ${(err as Error).message}`);
+    }
+  }
+
   private async getServiceToken(): Promise<string> {
     if (this.serviceToken && this.serviceToken.expiresAt - 60_000 > this.now()) return this.serviceToken.id;
     const response = await this.call('/auth/tokens', {
@@ -89,14 +99,15 @@ export class KeystoneTokenValidator {
     if (response.status !== 201 || !id) {
       throw new Unreachable(`the service user '${this.options.username}' cannot authenticate with Keystone (HTTP ${response.status})`);
     }
-    const body = (await response.json()) as TokenBody;
+    const body = await this.body(response);
     this.serviceToken = { id, expiresAt: Date.parse(body.token?.expires_at ?? '') || this.now() + 3600_000 };
     return id;
   }
 
   private async fetchIdentity(token: string, retried = false): Promise<CachedToken> {
     const serviceToken = await this.getServiceToken();
-    const response = await this.call('/auth/tokens', {
+    // nocatalog: the service catalog is large and validation does not need it.
+    const response = await this.call('/auth/tokens?nocatalog', {
       method: 'GET',
       headers: { 'x-auth-token': serviceToken, 'x-subject-token': token },
     });
@@ -107,7 +118,7 @@ export class KeystoneTokenValidator {
     }
     if (response.status === 404 || response.status === 401) throw this.unauthenticated('The token is invalid or has expired.');
     if (response.status !== 200) throw new Unreachable(`Keystone answered HTTP ${response.status} to a token validation`);
-    const body = (await response.json()) as TokenBody;
+    const body = await this.body(response);
     const t = body.token ?? {};
     const expiresAt = Date.parse(t.expires_at ?? '');
     if (!Number.isFinite(expiresAt) || expiresAt <= this.now()) throw this.unauthenticated('The token has expired.');

@@ -1,0 +1,243 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it, type TestContext } from 'node:test';
+import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
+import { engines, type TestDatabase } from './support/engines.js';
+
+// auth_strategy = keystone against a real Keystone (Debian's, started by
+// scripts/keystone-up.sh): tokens issued by it, validated by the Admin API, revoked in it.
+// Where that Keystone cannot be started the suite is skipped, unless
+// TRICIRCLE_TEST_REQUIRE_KEYSTONE=1 (CI), where that is a failure.
+
+const UP_SCRIPT = fileURLToPath(new URL('../scripts/keystone-up.sh', import.meta.url));
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+
+interface ScriptRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function runScript(path: string): Promise<ScriptRun> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', [path], { cwd: REPO, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    child.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}${err.message}` }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** A port on 127.0.0.1 that nothing listens on (taken from the kernel, then released). */
+function closedPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
+  let unavailable: string | undefined;
+  let keystone: string; // http://127.0.0.1:<port>/v3
+  const databases: TestDatabase[] = [];
+  const servers: RunningAdminApi[] = [];
+  let cached: RunningAdminApi; // token_cache_time = 300
+  let uncached: RunningAdminApi; // token_cache_time = 0
+  let unreachable: RunningAdminApi; // auth_url on a closed port
+  let misconfigured: RunningAdminApi; // the service user's password is wrong
+  let adminToken: string;
+  let demoToken: string;
+  const WWW_AUTHENTICATE_URI = 'http://127.0.0.1:35357';
+
+  /** A test that is skipped, with the reason, when Keystone could not be started. */
+  const test = (name: string, fn: () => Promise<void>) =>
+    it(name, async (t: TestContext) => {
+      if (unavailable) return t.skip(unavailable);
+      await fn();
+    });
+
+  async function issueToken(user: string, password: string, project: string): Promise<string> {
+    const response = await fetch(`${keystone}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, password, domain: { id: 'default' } } } },
+          scope: { project: { name: project, domain: { id: 'default' } } },
+        },
+      }),
+    });
+    await response.text();
+    assert.equal(response.status, 201, `Keystone refused a token to ${user}`);
+    const token = response.headers.get('x-subject-token');
+    assert.ok(token);
+    return token;
+  }
+
+  /** Keystone's own answer on `token` (200 valid, 404 revoked or unknown). */
+  async function keystoneStatusOf(token: string): Promise<number> {
+    const response = await fetch(`${keystone}/auth/tokens`, { headers: { 'x-auth-token': adminToken, 'x-subject-token': token } });
+    await response.text();
+    return response.status;
+  }
+
+  async function revoke(token: string): Promise<void> {
+    const response = await fetch(`${keystone}/auth/tokens`, {
+      method: 'DELETE',
+      headers: { 'x-auth-token': adminToken, 'x-subject-token': token },
+    });
+    await response.text();
+    assert.equal(response.status, 204, 'Keystone did not revoke the token');
+  }
+
+  async function server(keystoneAuthtoken: Record<string, string>): Promise<RunningAdminApi> {
+    const sqlite = (await engines()).find((engine) => engine.name === 'sqlite')!;
+    const database = await sqlite.create();
+    databases.push(database);
+    const api = await startAdminApi(database.connection, {
+      DEFAULT: { auth_strategy: 'keystone' },
+      keystone_authtoken: {
+        auth_url: keystone,
+        username: 'tricircle',
+        password: 'tricircle',
+        project_name: 'service',
+        ...keystoneAuthtoken,
+      },
+    });
+    servers.push(api);
+    return api;
+  }
+
+  const withToken = (token: string) => ({ 'x-auth-token': token });
+
+  before(async () => {
+    const run = await runScript(UP_SCRIPT);
+    if (run.code !== 0) {
+      const lastLines = [...new Set(run.stderr.trim().split('\n'))].slice(-3).join(' | ');
+      const reason = `scripts/keystone-up.sh failed (exit ${run.code}): ${lastLines}`;
+      if (process.env.TRICIRCLE_TEST_REQUIRE_KEYSTONE === '1') throw new Error(reason);
+      unavailable = `no Keystone here: ${reason}`;
+      return;
+    }
+    keystone = run.stdout.trim().split('\n').pop()!;
+    assert.match(keystone, /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
+    cached = await server({ token_cache_time: '300', www_authenticate_uri: WWW_AUTHENTICATE_URI });
+    uncached = await server({ token_cache_time: '0' });
+    unreachable = await server({ auth_url: `http://127.0.0.1:${await closedPort()}/v3`, http_connect_timeout: '2' });
+    misconfigured = await server({ password: 'not-the-password' });
+    adminToken = await issueToken('admin', 'admin', 'admin');
+    demoToken = await issueToken('demo', 'demo', 'demo');
+  });
+  after(async () => {
+    for (const api of servers) await api.close();
+    for (const database of databases) await database.drop();
+  });
+
+  test('serves version discovery without a token', async () => {
+    const root = await call(cached.url, 'GET', '/', undefined, {});
+    assert.equal(root.status, 200);
+    assert.equal(root.body.versions[0].id, 'v1.0');
+    // A bad token on a public path is not looked at either.
+    assert.equal((await call(cached.url, 'GET', '/', undefined, withToken('garbage'))).status, 200);
+    assert.equal((await call(unreachable.url, 'GET', '/', undefined, {})).status, 200);
+  });
+
+  test('answers a request without a token with 401 and where to get one', async () => {
+    for (const [api, uri] of [
+      [cached, WWW_AUTHENTICATE_URI],
+      [uncached, keystone], // www_authenticate_uri unset: auth_url
+    ] as const) {
+      const r = await call(api.url, 'GET', '/v1.0/pods', undefined, {});
+      assert.equal(r.status, 401);
+      assert.equal(r.body.error.code, 401);
+      assert.equal(typeof r.body.error.message, 'string');
+      assert.equal(r.headers.get('www-authenticate'), `Keystone uri="${uri}"`);
+    }
+  });
+
+  test('answers a token Keystone does not know with 401', async () => {
+    for (const token of ['garbage', 'gAAAAABnotAFernetTokenAtAll0123456789']) {
+      const r = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(token));
+      assert.equal(r.status, 401, token);
+      assert.equal(r.body.error.code, 401);
+      assert.equal(r.headers.get('www-authenticate'), `Keystone uri="${WWW_AUTHENTICATE_URI}"`);
+    }
+    const post = await call(cached.url, 'POST', '/v1.0/pods', { pod: { region_name: 'Nope' } }, withToken('garbage'));
+    assert.equal(post.status, 401);
+    const pods = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.equal(pods.body.pods.some((p: { region_name: string }) => p.region_name === 'Nope'), false);
+  });
+
+  test('authenticates a path the router reaches only after decoding it', async () => {
+    // %76 is "v": the router serves /%761.0/pods as /v1.0/pods, so it needs a token too.
+    for (const path of ['/%761.0/pods', '/v1%2E0/pods']) {
+      const r = await call(cached.url, 'GET', path, undefined, {});
+      assert.equal(r.status, 401, path);
+      assert.equal(r.body.error.code, 401);
+      assert.equal((await call(cached.url, 'GET', path, undefined, withToken(demoToken))).status, 403, path);
+      assert.equal((await call(cached.url, 'GET', path, undefined, withToken(adminToken))).status, 200, path);
+    }
+  });
+
+  test('lets the admin of project admin list and create pods', async () => {
+    const empty = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.equal(empty.status, 200);
+    const created = await call(cached.url, 'POST', '/v1.0/pods', { pod: { region_name: 'CentralRegion' } }, withToken(adminToken));
+    assert.equal(created.status, 200);
+    assert.equal(created.body.pod.region_name, 'CentralRegion');
+    const shown = await call(cached.url, 'GET', `/v1.0/pods/${created.body.pod.pod_id}`, undefined, withToken(adminToken));
+    assert.equal(shown.status, 200);
+    assert.deepEqual(shown.body.pod, created.body.pod);
+    const listed = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.deepEqual(listed.body.pods.map((p: { pod_id: string }) => p.pod_id), [created.body.pod.pod_id]);
+  });
+
+  test('forbids a member of project demo with 403 and writes nothing', async () => {
+    const list = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(demoToken));
+    assert.equal(list.status, 403);
+    assert.equal(list.body.forbidden.code, 403);
+    assert.match(list.body.forbidden.message, /admin_api:pods:list/);
+    const create = await call(cached.url, 'POST', '/v1.0/pods', { pod: { region_name: 'DemoRegion', az_name: 'az9' } }, withToken(demoToken));
+    assert.equal(create.status, 403);
+    assert.equal(create.body.forbidden.code, 403);
+    const pods = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.equal(pods.body.pods.some((p: { region_name: string }) => p.region_name === 'DemoRegion'), false);
+  });
+
+  test('keeps accepting a revoked token from its cache with token_cache_time = 300, not with 0', async () => {
+    const token = await issueToken('admin', 'admin', 'admin');
+    assert.equal((await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(token))).status, 200);
+    assert.equal((await call(uncached.url, 'GET', '/v1.0/pods', undefined, withToken(token))).status, 200);
+    await revoke(token);
+    assert.equal(await keystoneStatusOf(token), 404, 'Keystone itself refuses the revoked token');
+    assert.equal((await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(token))).status, 200);
+    const refused = await call(uncached.url, 'GET', '/v1.0/pods', undefined, withToken(token));
+    assert.equal(refused.status, 401);
+    assert.equal(refused.body.error.code, 401);
+  });
+
+  test('answers 503 with a JSON body when Keystone cannot be reached', async () => {
+    const r = await call(unreachable.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.equal(r.status, 503);
+    assert.match(r.headers.get('content-type') ?? '', /^application\/json/);
+    assert.equal(r.body.serviceUnavailable.code, 503);
+    assert.match(r.body.serviceUnavailable.message, /Keystone/);
+    // Without a token the answer is still 401: nothing to ask Keystone about.
+    assert.equal((await call(unreachable.url, 'GET', '/v1.0/pods', undefined, {})).status, 401);
+  });
+
+  test('answers 503, not 401, when its own service user cannot log in to Keystone', async () => {
+    const r = await call(misconfigured.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
+    assert.equal(r.status, 503);
+    assert.equal(r.body.serviceUnavailable.code, 503);
+    assert.match(r.body.serviceUnavailable.message, /service user 'tricircle'/);
+  });
+});
