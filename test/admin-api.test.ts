@@ -84,13 +84,16 @@ for (const engine of await engines()) {
         const r = await post('/v1.0/pods', { pod: { region_name: ' CentralRegion ', pod_az_name: 'ignored' } });
         assert.equal(r.status, 200);
         assert.match(r.body.pod.pod_id, UUID);
-        assert.deepEqual({ ...r.body.pod, pod_id: undefined }, {
-          pod_id: undefined,
-          region_name: 'CentralRegion',
-          az_name: '',
-          pod_az_name: '',
-          dc_name: '',
-        });
+        assert.deepEqual(
+          { ...r.body.pod, pod_id: undefined },
+          {
+            pod_id: undefined,
+            region_name: 'CentralRegion',
+            az_name: '',
+            pod_az_name: '',
+            dc_name: '',
+          },
+        );
         central = r.body.pod;
       });
 
@@ -103,11 +106,7 @@ for (const engine of await engines()) {
       });
 
       it('refuses a second central pod, a regional pod named as the central region and duplicate regions with 409', async () => {
-        for (const pod of [
-          { region_name: 'OtherCentral' },
-          { region_name: 'CentralRegion', az_name: 'az9' },
-          { region_name: 'RegionOne', az_name: 'az3' },
-        ]) {
+        for (const pod of [{ region_name: 'OtherCentral' }, { region_name: 'CentralRegion', az_name: 'az9' }, { region_name: 'RegionOne', az_name: 'az3' }]) {
           const r = await post('/v1.0/pods', { pod });
           assert.equal(r.status, 409, JSON.stringify(pod));
           assert.equal(r.body.conflictingRequest.code, 409);
@@ -127,7 +126,10 @@ for (const engine of await engines()) {
         assert.equal(list.status, 200);
         assert.deepEqual(list.body.pods.map((p: { region_name: string }) => p.region_name).sort(), ['CentralRegion', 'RegionOne', 'RegionTwo']);
         const byAz = await get('/v1.0/pods?az_name=az1');
-        assert.deepEqual(byAz.body.pods.map((p: { pod_id: string }) => p.pod_id), [regionOne.pod_id]);
+        assert.deepEqual(
+          byAz.body.pods.map((p: { pod_id: string }) => p.pod_id),
+          [regionOne.pod_id],
+        );
         const shown = await get(`/v1.0/pods/${central.pod_id}`);
         assert.deepEqual(shown.body.pod, central);
       });

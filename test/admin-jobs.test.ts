@@ -86,7 +86,7 @@ for (const engine of await engines()) {
       assert.equal(listed.body.jobs.length, 3);
     });
 
-    it('refuses a job whose resource is not the project\'s with 400 and writes nothing', async () => {
+    it("refuses a job whose resource is not the project's with 400 and writes nothing", async () => {
       const before = (await get('/v1.0/jobs')).body.jobs.length;
       const cases = [
         { type: 'router_setup', project_id: OTHER, resource: { pod_id: 'p', router_id: 'router-top', network_id: 'n' } },
@@ -127,7 +127,10 @@ for (const engine of await engines()) {
       assert.ok(running);
       await repo.finish(running, true, (await repo.latestNewTimestamp('configure_route', resourceId))!);
       const success = await get('/v1.0/jobs?status=success');
-      assert.deepEqual(success.body.jobs.map((j: Job) => [j.id, j.status]), [[running, 'SUCCESS']]);
+      assert.deepEqual(
+        success.body.jobs.map((j: Job) => [j.id, j.status]),
+        [[running, 'SUCCESS']],
+      );
       assert.equal((await get(`/v1.0/jobs/${running}`)).body.job.status, 'SUCCESS');
 
       const all = (await get('/v1.0/jobs')).body.jobs.map((j: Job) => j.id);

@@ -58,7 +58,11 @@ for (const engine of await engines()) {
         created.push(r.body.routing);
       }
       const ids = created.map((r) => r.id);
-      assert.deepEqual([...ids].sort((a, b) => a - b), ids, 'ids increase');
+      assert.deepEqual(
+        [...ids].sort((a, b) => a - b),
+        ids,
+        'ids increase',
+      );
     });
 
     it('refuses a duplicate (top_id, pod_id, resource_type) with 409', async () => {
@@ -73,7 +77,10 @@ for (const engine of await engines()) {
       const all = await get('/v1.0/routings');
       assert.equal(all.status, 200);
       const newest = [...created].reverse();
-      assert.deepEqual(all.body.routings.map((r: Routing) => r.id), newest.slice(0, 5).map((r) => r.id));
+      assert.deepEqual(
+        all.body.routings.map((r: Routing) => r.id),
+        newest.slice(0, 5).map((r) => r.id),
+      );
       assert.ok(all.body.routings_links[0].href.startsWith('/v1.0/routings?'));
     });
 
@@ -89,7 +96,11 @@ for (const engine of await engines()) {
           path = page.body.routings_links?.[0]?.href;
           pages++;
         }
-        assert.deepEqual(seen, [...created].reverse().map((r) => r.id), `limit ${limit}`);
+        assert.deepEqual(
+          seen,
+          [...created].reverse().map((r) => r.id),
+          `limit ${limit}`,
+        );
         assert.equal(pages, Math.ceil(created.length / Math.min(limit, 5)));
       }
     });
@@ -101,8 +112,14 @@ for (const engine of await engines()) {
         if (value === null) continue;
         const r = await get(`/v1.0/routings?${name}=${encodeURIComponent(String(value))}`);
         assert.equal(r.status, 200, `${name}: ${r.text}`);
-        assert.ok(r.body.routings.some((x: Routing) => x.id === first.id), name);
-        assert.ok(r.body.routings.every((x: Routing) => String(x[name as keyof Routing]) === String(value)), name);
+        assert.ok(
+          r.body.routings.some((x: Routing) => x.id === first.id),
+          name,
+        );
+        assert.ok(
+          r.body.routings.every((x: Routing) => String(x[name as keyof Routing]) === String(value)),
+          name,
+        );
       }
       const ports = await get('/v1.0/routings?resource_type=port&resource_type=router');
       assert.deepEqual(ports.body.routings.map((r: Routing) => r.top_id).sort(), ['port-1', 'port-2', 'router-1']);
@@ -119,7 +136,10 @@ for (const engine of await engines()) {
     it('gives no next link on the last page, whatever the ids are', async () => {
       const oldest = created[0]!;
       const r = await get(`/v1.0/routings?limit=2&marker=${created[2]!.id}`);
-      assert.deepEqual(r.body.routings.map((x: Routing) => x.id), [created[1]!.id, oldest.id]);
+      assert.deepEqual(
+        r.body.routings.map((x: Routing) => x.id),
+        [created[1]!.id, oldest.id],
+      );
       assert.equal(r.body.routings_links, undefined);
     });
 

@@ -28,7 +28,15 @@ for (const engine of await engines()) {
     let second: Db;
     let jobs: JobRepository;
     const count = async (table: 'async_jobs' | 'async_job_logs', resource: string) =>
-      Number((await db.kysely.selectFrom(table).select((eb) => eb.fn.countAll().as('n')).where('resource_id', '=', resource).executeTakeFirstOrThrow()).n);
+      Number(
+        (
+          await db.kysely
+            .selectFrom(table)
+            .select((eb) => eb.fn.countAll().as('n'))
+            .where('resource_id', '=', resource)
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
 
     before(async () => {
       database = await engine.create();
@@ -43,7 +51,7 @@ for (const engine of await engines()) {
       await database?.drop();
     });
 
-    it('registers a NEW job inside the caller\'s transaction, and not at all when it rolls back', async () => {
+    it("registers a NEW job inside the caller's transaction, and not at all when it rolls back", async () => {
       await assert.rejects(
         db.kysely.transaction().execute(async (tx) => {
           await jobs.register('p', 'configure_route', 'rolled-back', tx);
@@ -61,7 +69,7 @@ for (const engine of await engines()) {
       await jobs.register('p', 'router_setup', 'contended');
       const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? jobs : other).claim('router_setup', 'contended', 'p')));
       assert.equal(results.filter((r) => r !== null).length, 1);
-      assert.equal(await jobs.claim('router_setup', 'other-resource', 'p') !== null, true, 'other resources are independent');
+      assert.equal((await jobs.claim('router_setup', 'other-resource', 'p')) !== null, true, 'other resources are independent');
     });
 
     it('takes over a claim older than job_run_expire, marking the dead run FAIL', async () => {

@@ -82,7 +82,9 @@ describe('the tricircle command', () => {
     // Send the headers and half the body, signal the server, then send the rest.
     const socket = connect(Number(port), hostname);
     await new Promise((r) => socket.once('connect', r));
-    socket.write(`POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`);
+    socket.write(
+      `POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
+    );
     socket.write(body.slice(0, 10));
     let response = '';
     socket.on('data', (d) => (response += d));

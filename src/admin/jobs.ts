@@ -29,7 +29,10 @@ export function jobRoutes(app: FastifyInstance, { policy, routings, jobs, pagina
     if (params.has('type')) filters.type = params.get('type');
     if (params.has('status')) {
       // Case-insensitive, as upstream; a value that names no status matches nothing.
-      filters.status = params.get('status')!.map((s) => s.toUpperCase()).filter((s): s is JobStatus => (JOB_STATUSES as readonly string[]).includes(s));
+      filters.status = params
+        .get('status')!
+        .map((s) => s.toUpperCase())
+        .filter((s): s is JobStatus => (JOB_STATUSES as readonly string[]).includes(s));
     }
     if (!ctx.isAdmin) filters.project_id = [ctx.projectId ?? ''];
     const page = await jobs.list(filters, limit, marker);

@@ -3,8 +3,9 @@ import type { ApiError } from '../http/errors.js';
 
 // Upstream's Admin API error body: {"<kind>": {"message": ..., "code": ...}}, the kind named
 // by status as Nova does; 401 in keystonemiddleware's own shape, which clients already parse.
-const KIND_BY_STATUS: Record<number, string> = {
+export const KIND_BY_STATUS: Record<number, string> = {
   400: 'badRequest',
+  401: 'error',
   403: 'forbidden',
   404: 'itemNotFound',
   405: 'methodNotAllowed',

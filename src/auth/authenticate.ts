@@ -36,8 +36,7 @@ export function authenticator(config: Config): Authenticate {
  * context as `request.ctx`; other paths (version discovery, health, metrics) stay public.
  */
 export function requireAuth(app: FastifyInstance, authenticate: Authenticate, prefixes: string[]): void {
-  const covered = (path: string) =>
-    prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`));
+  const covered = (path: string) => prefixes.some((prefix) => path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`));
   app.decorateRequest('ctx', null);
   app.addHook('onRequest', async (request) => {
     // The matched route as well as the URL as sent: the router decodes %-escapes, so

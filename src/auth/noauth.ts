@@ -24,7 +24,13 @@ export function noauthIdentity(headers: IncomingHttpHeaders, defaultProject: str
     userName: header(headers, 'x-user-name'),
     projectId,
     projectName: header(headers, 'x-project-name') ?? header(headers, 'x-tenant-name'),
-    roles: roles === null ? [] : roles.split(',').map((r) => r.trim()).filter((r) => r !== ''),
+    roles:
+      roles === null
+        ? []
+        : roles
+            .split(',')
+            .map((r) => r.trim())
+            .filter((r) => r !== ''),
     authToken: header(headers, 'x-auth-token'),
   };
 }

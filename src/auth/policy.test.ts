@@ -37,7 +37,10 @@ describe('policy rules', () => {
   });
 
   it('rejects malformed rules with the rule named', () => {
-    assert.throws(() => new Policy({ broken: 'role:admin or' }), (err: Error) => err instanceof PolicyParseError && /broken/.test(err.message));
+    assert.throws(
+      () => new Policy({ broken: 'role:admin or' }),
+      (err: Error) => err instanceof PolicyParseError && /broken/.test(err.message),
+    );
     assert.throws(() => new Policy({ broken: '(role:admin' }), /unclosed parenthesis/);
     assert.throws(() => new Policy({ broken: 'admin' }), /is not a check/);
   });

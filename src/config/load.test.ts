@@ -42,14 +42,20 @@ describe('configuration', () => {
 
   it('stops on an invalid value, naming the option and the file', () => {
     const bad = file('bad.conf', '[DEFAULT]\nbind_port = lots\n');
-    assert.throws(() => loadConfig({ files: [bad], env: {} }), (err: Error) => {
-      assert.ok(err instanceof ConfigError);
-      assert.match(err.message, /\[DEFAULT\] bind_port in .*bad\.conf: 'lots' is not an integer/);
-      return true;
-    });
+    assert.throws(
+      () => loadConfig({ files: [bad], env: {} }),
+      (err: Error) => {
+        assert.ok(err instanceof ConfigError);
+        assert.match(err.message, /\[DEFAULT\] bind_port in .*bad\.conf: 'lots' is not an integer/);
+        return true;
+      },
+    );
     const range = file('range.conf', '[DEFAULT]\nbind_port = 70000\n');
     assert.throws(() => loadConfig({ files: [range], env: {} }), /bind_port .* above the maximum 65535/);
-    assert.throws(() => loadConfig({ env: { TRICIRCLE_DEFAULT__AUTH_STRATEGY: 'open' } }), /auth_strategy from the environment: 'open' is not one of keystone, noauth/);
+    assert.throws(
+      () => loadConfig({ env: { TRICIRCLE_DEFAULT__AUTH_STRATEGY: 'open' } }),
+      /auth_strategy from the environment: 'open' is not one of keystone, noauth/,
+    );
     assert.throws(() => loadConfig({ files: [join(dir, 'missing.conf')], env: {} }), /Cannot read config file .*missing\.conf/);
   });
 

@@ -141,9 +141,7 @@ type ValueOf<T extends OptionType> = T extends { kind: 'int' | 'float' }
       ? string[]
       : string;
 
-type ValueOfSpec<S extends OptionSpec> = S['default'] extends null
-  ? ValueOf<S['type']> | null
-  : ValueOf<S['type']>;
+type ValueOfSpec<S extends OptionSpec> = S['default'] extends null ? ValueOf<S['type']> | null : ValueOf<S['type']>;
 
 /** The typed, validated configuration. */
 export type Config = {

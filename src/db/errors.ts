@@ -19,10 +19,5 @@ export function isUniqueViolation(err: unknown): boolean {
 
 export function isForeignKeyViolation(err: unknown): boolean {
   const e = err as DriverError;
-  return (
-    e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' ||
-    e?.code === '23503' ||
-    e?.errno === 1451 ||
-    e?.errno === 1452
-  );
+  return e?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || e?.code === '23503' || e?.errno === 1451 || e?.errno === 1452;
 }

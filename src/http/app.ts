@@ -92,10 +92,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
     };
     requests.inc(labels);
     latency.observe(labels, reply.elapsedTime / 1000);
-    request.log.info(
-      { method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 },
-      'request',
-    );
+    request.log.info({ method: request.method, url: request.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime * 10) / 10 }, 'request');
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
@@ -105,14 +102,9 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       return options.renderError(apiError, reply);
     }
     request.log.error({ err }, 'unhandled error');
-    return options.renderError(
-      new ApiError('InternalError', 'The server has either erred or is incapable of performing the requested operation.'),
-      reply,
-    );
+    return options.renderError(new ApiError('InternalError', 'The server has either erred or is incapable of performing the requested operation.'), reply);
   });
-  app.setNotFoundHandler((request, reply) =>
-    options.renderError(new ApiError('ResourceNotFound', `The resource could not be found: ${request.url}`), reply),
-  );
+  app.setNotFoundHandler((request, reply) => options.renderError(new ApiError('ResourceNotFound', `The resource could not be found: ${request.url}`), reply));
 
   app.get('/healthz', async (_request, reply) => {
     try {

@@ -18,12 +18,7 @@ export async function listen(service: Service): Promise<string> {
  * On SIGTERM or SIGINT: stop accepting, let in-flight requests finish (at most
  * `timeoutSeconds`), then run the closers (database, ...) and exit.
  */
-export function closeOnSignal(
-  apps: FastifyInstance[],
-  closers: Array<() => Promise<void>>,
-  timeoutSeconds: number,
-  log: (message: string) => void,
-): void {
+export function closeOnSignal(apps: FastifyInstance[], closers: Array<() => Promise<void>>, timeoutSeconds: number, log: (message: string) => void): void {
   let closing = false;
   const shutdown = async (signal: string) => {
     if (closing) return;

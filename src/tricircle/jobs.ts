@@ -122,7 +122,11 @@ export class JobRepository {
         const m = markerRow;
         query = query.where((eb) => eb.or([eb('timestamp', '<', m.timestamp), eb.and([eb('timestamp', '=', m.timestamp), eb('id', '<', m.id)])]));
       }
-      const rows = await query.orderBy('timestamp', 'desc').orderBy('id', 'desc').limit(wanted - items.length).execute();
+      const rows = await query
+        .orderBy('timestamp', 'desc')
+        .orderBy('id', 'desc')
+        .limit(wanted - items.length)
+        .execute();
       items.push(...rows.map(toJob));
     }
     return { items: items.slice(0, limit), more: items.length > limit };
@@ -167,7 +171,15 @@ export class JobRepository {
       try {
         await this.db.kysely
           .insertInto('async_jobs')
-          .values({ id, project_id: projectId, type, timestamp: issueTimestamp(this.clock.now()), status: 'RUNNING', resource_id: resourceId, extra_id: RUNNING_LOCK })
+          .values({
+            id,
+            project_id: projectId,
+            type,
+            timestamp: issueTimestamp(this.clock.now()),
+            status: 'RUNNING',
+            resource_id: resourceId,
+            extra_id: RUNNING_LOCK,
+          })
           .execute();
         return id;
       } catch (err) {
@@ -215,11 +227,7 @@ export class JobRepository {
         await this.moveToLog(tx, runningId, row.resource_id, toJob(row), consumedUpTo);
         return;
       }
-      await tx
-        .updateTable('async_jobs')
-        .set({ status: 'FAIL', extra_id: randomUUID(), timestamp: consumedUpTo })
-        .where('id', '=', runningId)
-        .execute();
+      await tx.updateTable('async_jobs').set({ status: 'FAIL', extra_id: randomUUID(), timestamp: consumedUpTo }).where('id', '=', runningId).execute();
       await tx
         .deleteFrom('async_jobs')
         .where('type', '=', row.type)

@@ -74,7 +74,10 @@ export class RoutingRepository {
       if (!exists) throw badRequest(`Marker ${marker} is an invalid ID`);
       query = query.where('id', '<', marker);
     }
-    const rows = await query.orderBy('id', 'desc').limit(limit + 1).execute();
+    const rows = await query
+      .orderBy('id', 'desc')
+      .limit(limit + 1)
+      .execute();
     return { items: rows.slice(0, limit).map(toRouting), more: rows.length > limit };
   }
 

@@ -44,16 +44,8 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .execute();
   await db.schema.createIndex('resource_routings0bottom_id').on('resource_routings').column('bottom_id').execute();
   await db.schema.createIndex('resource_routings0pod_id').on('resource_routings').column('pod_id').execute();
-  await db.schema
-    .createIndex('resource_routings0resource_type0id')
-    .on('resource_routings')
-    .columns(['resource_type', 'id'])
-    .execute();
-  await db.schema
-    .createIndex('resource_routings0project_id0id')
-    .on('resource_routings')
-    .columns(['project_id', 'id'])
-    .execute();
+  await db.schema.createIndex('resource_routings0resource_type0id').on('resource_routings').columns(['resource_type', 'id']).execute();
+  await db.schema.createIndex('resource_routings0project_id0id').on('resource_routings').columns(['project_id', 'id']).execute();
 
   await createTable('async_jobs')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
@@ -66,11 +58,7 @@ export async function up(db: Kysely<unknown>, dialect: DialectName): Promise<voi
     .addUniqueConstraint('async_jobs0type0status0resource_id0extra_id', ['type', 'status', 'resource_id', 'extra_id'])
     .execute();
   await db.schema.createIndex('async_jobs0timestamp').on('async_jobs').column('timestamp').execute();
-  await db.schema
-    .createIndex('async_jobs0type0resource_id0timestamp')
-    .on('async_jobs')
-    .columns(['type', 'resource_id', 'timestamp'])
-    .execute();
+  await db.schema.createIndex('async_jobs0type0resource_id0timestamp').on('async_jobs').columns(['type', 'resource_id', 'timestamp']).execute();
 
   await createTable('async_job_logs')
     .addColumn('id', 'varchar(36)', (c) => c.primaryKey())
