@@ -1,5 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { createAdminApi } from '../src/admin/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { openDb, parseConnection, type Db } from '../src/db/index.js';
 import { ADMIN, MEMBER, call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
 
@@ -167,3 +172,31 @@ for (const engine of await engines()) {
     });
   });
 }
+
+describe('Admin API whose database is down', () => {
+  let app: FastifyInstance;
+  let db: Db;
+  let url: string;
+  before(async () => {
+    // PostgreSQL on a port where nothing listens: every query fails to connect.
+    const connection = 'postgresql://postgres@127.0.0.1:1/tricircle';
+    const { config } = loadConfig({ env: {}, overrides: { DEFAULT: { auth_strategy: 'noauth' }, database: { connection } } });
+    db = openDb(parseConnection(connection, '.'), 1);
+    app = createAdminApi({ config, db, logger: pino({ level: 'silent' }) });
+    url = await app.listen({ host: '127.0.0.1', port: 0 });
+  });
+  after(async () => {
+    await app?.close();
+    await db?.close();
+  });
+
+  it('answers 503 in the API format, and says so on /healthz', async () => {
+    const list = await call(url, 'GET', '/v1.0/pods');
+    assert.equal(list.status, 503);
+    assert.deepEqual(list.body, { serviceUnavailable: { message: 'The database is unavailable; try again later', code: 503 } });
+    const health = await call(url, 'GET', '/healthz', undefined, {});
+    assert.equal(health.status, 503);
+    assert.equal(health.body.status, 'unavailable');
+    assert.equal((await call(url, 'GET', '/')).status, 200, 'version discovery needs no database');
+  });
+});

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { Policy, readPolicyFile, authenticator, requireAuth } from '../auth/index.js';
 import type { Config } from '../config/index.js';
-import { systemClock, type Clock, type Db } from '../db/index.js';
-import { createHttpApp } from '../http/index.js';
+import { isDatabaseUnavailable, systemClock, type Clock, type Db } from '../db/index.js';
+import { ApiError, createHttpApp } from '../http/index.js';
 import { JobRepository, PodRepository, RoutingRepository } from '../tricircle/index.js';
 import { jobRoutes } from './jobs.js';
 import { ADMIN_API_RULES } from './policy.js';
@@ -27,6 +27,7 @@ export function createAdminApi({ config, db, logger, clock = systemClock }: Admi
     service: 'admin-api',
     bodyLimit: config.DEFAULT.max_request_body_size,
     renderError: renderAdminError,
+    classifyError: (err) => (isDatabaseUnavailable(err) ? new ApiError('ServiceUnavailable', 'The database is unavailable; try again later') : null),
     healthCheck: async () => {
       await db.kysely.selectFrom('pods').select('pod_id').limit(1).execute();
     },

@@ -16,6 +16,8 @@ export interface HttpAppOptions {
   renderError: ErrorRenderer;
   /** Checked by GET /healthz; throws when the service cannot serve (e.g. database down). */
   healthCheck: () => Promise<void>;
+  /** Recognises errors of this service's dependencies (e.g. a database that is down) as ApiErrors. */
+  classifyError?: (err: unknown) => ApiError | null;
   /** Label for the metrics of this service ("admin-api", "neutron-server", ...). */
   service: string;
 }
@@ -96,7 +98,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   });
 
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const apiError = err instanceof ApiError ? err : translateFastifyError(err);
+    const apiError = err instanceof ApiError ? err : (translateFastifyError(err) ?? options.classifyError?.(err) ?? null);
     if (apiError) {
       if (apiError.status >= 500) request.log.error({ err }, apiError.message);
       return options.renderError(apiError, reply);
