@@ -153,6 +153,12 @@ if [ ! -f "$DATA/.db_synced" ]; then
   $KM db_sync >>"$LOG/keystone-manage.log" 2>&1
   touch "$DATA/.db_synced"
 fi
+# WAL journal: Keystone (Zed) leaves a read transaction open after each token-authenticated
+# request (federation's get_enabled_service_providers reads after its session has ended) until
+# Python's garbage collector frees it. With SQLite's default journal that reader blocks the
+# next write in the same process, so e.g. POST /v3/services fails with "database is locked";
+# in WAL mode readers do not block the writer. The mode is kept in the database file.
+$PY -c 'import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute("PRAGMA journal_mode=WAL")' "$DATA/keystone.sqlite"
 if [ ! -f "$DATA/fernet-keys/0" ]; then
   log "creating fernet and credential keys"
   $KM fernet_setup --keystone-user "$(id -un)" --keystone-group "$(id -gn)" >>"$LOG/keystone-manage.log" 2>&1

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
@@ -12,17 +13,20 @@ import { engines, type TestDatabase } from './support/engines.js';
 // TRICIRCLE_TEST_REQUIRE_KEYSTONE=1 (CI), where that is a failure.
 
 const UP_SCRIPT = fileURLToPath(new URL('../scripts/keystone-up.sh', import.meta.url));
+const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
 const REPO = fileURLToPath(new URL('..', import.meta.url));
+// The host's OS_* variables must not steer the CLI under test.
+const BASE_ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_')));
 
-interface ScriptRun {
+interface ProcessRun {
   code: number | null;
   stdout: string;
   stderr: string;
 }
 
-function runScript(path: string): Promise<ScriptRun> {
+function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<ProcessRun> {
   return new Promise((resolve) => {
-    const child = spawn('bash', [path], { cwd: REPO, env: process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { cwd: REPO, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
@@ -82,20 +86,23 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     return token;
   }
 
-  /** Keystone's own answer on `token` (200 valid, 404 revoked or unknown). */
-  async function keystoneStatusOf(token: string): Promise<number> {
-    const response = await fetch(`${keystone}/auth/tokens`, { headers: { 'x-auth-token': adminToken, 'x-subject-token': token } });
-    await response.text();
-    return response.status;
+  /** Keystone's REST API as the admin: the status and the JSON body, if any. */
+  async function asAdmin(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
+    const response = await fetch(`${keystone}${path}`, {
+      method,
+      headers: { 'x-auth-token': adminToken, ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
   }
 
+  /** Keystone's own answer on `token` (200 valid, 404 revoked or unknown). */
+  const keystoneStatusOf = async (token: string) => (await asAdmin('GET', '/auth/tokens', undefined, { 'x-subject-token': token })).status;
+
   async function revoke(token: string): Promise<void> {
-    const response = await fetch(`${keystone}/auth/tokens`, {
-      method: 'DELETE',
-      headers: { 'x-auth-token': adminToken, 'x-subject-token': token },
-    });
-    await response.text();
-    assert.equal(response.status, 204, 'Keystone did not revoke the token');
+    const { status } = await asAdmin('DELETE', '/auth/tokens', undefined, { 'x-subject-token': token });
+    assert.equal(status, 204, 'Keystone did not revoke the token');
   }
 
   async function server(keystoneAuthtoken: Record<string, string>): Promise<RunningAdminApi> {
@@ -119,7 +126,7 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
   const withToken = (token: string) => ({ 'x-auth-token': token });
 
   before(async () => {
-    const run = await runScript(UP_SCRIPT);
+    const run = await runProcess('bash', [UP_SCRIPT]);
     if (run.code !== 0) {
       const lastLines = [...new Set(run.stderr.trim().split('\n'))].slice(-3).join(' | ');
       const reason = `scripts/keystone-up.sh failed (exit ${run.code}): ${lastLines}`;
@@ -173,7 +180,10 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     const post = await call(cached.url, 'POST', '/v1.0/pods', { pod: { region_name: 'Nope' } }, withToken('garbage'));
     assert.equal(post.status, 401);
     const pods = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
-    assert.equal(pods.body.pods.some((p: { region_name: string }) => p.region_name === 'Nope'), false);
+    assert.equal(
+      pods.body.pods.some((p: { region_name: string }) => p.region_name === 'Nope'),
+      false,
+    );
   });
 
   test('authenticates a path the router reaches only after decoding it', async () => {
@@ -197,7 +207,10 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     assert.equal(shown.status, 200);
     assert.deepEqual(shown.body.pod, created.body.pod);
     const listed = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
-    assert.deepEqual(listed.body.pods.map((p: { pod_id: string }) => p.pod_id), [created.body.pod.pod_id]);
+    assert.deepEqual(
+      listed.body.pods.map((p: { pod_id: string }) => p.pod_id),
+      [created.body.pod.pod_id],
+    );
   });
 
   test('forbids a member of project demo with 403 and writes nothing', async () => {
@@ -209,7 +222,10 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     assert.equal(create.status, 403);
     assert.equal(create.body.forbidden.code, 403);
     const pods = await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken));
-    assert.equal(pods.body.pods.some((p: { region_name: string }) => p.region_name === 'DemoRegion'), false);
+    assert.equal(
+      pods.body.pods.some((p: { region_name: string }) => p.region_name === 'DemoRegion'),
+      false,
+    );
   });
 
   test('keeps accepting a revoked token from its cache with token_cache_time = 300, not with 0', async () => {
@@ -239,5 +255,105 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     assert.equal(r.status, 503);
     assert.equal(r.body.serviceUnavailable.code, 503);
     assert.match(r.body.serviceUnavailable.message, /service user 'tricircle'/);
+  });
+
+  describe('the admin CLI', () => {
+    // The real `tricircle` command, which finds the Admin API `cached` in Keystone's catalog:
+    // registered there as a service of type tricircle beside decoys it must pass over (an
+    // internal endpoint, a public one in another region), and removed again afterwards.
+    const SERVICE_PREFIX = 'tricircle-test-';
+    const DECOY_REGION = 'RegionDecoy';
+    let serviceId: string | undefined;
+    let decoyRegion = false;
+    let deadKeystone: string; // a Keystone URL on a closed port
+    let pods: unknown[]; // what the API itself lists to the admin
+
+    const cli = (line: string, env: Record<string, string>) => runProcess(process.execPath, [BIN, ...line.split(' ')], { ...BASE_ENV, ...env });
+    const adminEnv = () => ({
+      OS_AUTH_URL: keystone,
+      OS_USERNAME: 'admin',
+      OS_PASSWORD: 'admin',
+      OS_PROJECT_NAME: 'admin',
+      OS_USER_DOMAIN_NAME: 'Default',
+      OS_PROJECT_DOMAIN_NAME: 'Default',
+      OS_REGION_NAME: 'CentralRegion',
+    });
+    const deleteService = async (id: string) => assert.equal((await asAdmin('DELETE', `/services/${id}`)).status, 204, `deleting service ${id}`);
+
+    before(async () => {
+      if (unavailable) return;
+      // A run that died before its after hook left its service behind, and the CLI takes the
+      // first endpoint that matches: remove them (their endpoints go with them).
+      const listed = await asAdmin('GET', '/services?type=tricircle');
+      assert.equal(listed.status, 200);
+      for (const service of listed.body.services) if (service.name.startsWith(SERVICE_PREFIX)) await deleteService(service.id);
+
+      const region = await asAdmin('POST', '/regions', { region: { id: DECOY_REGION, description: 'decoy of test/keystone-auth.test.ts' } });
+      assert.ok([201, 409].includes(region.status), `creating region ${DECOY_REGION}: ${region.status}`); // 409: left by a dead run
+      decoyRegion = true;
+      const service = await asAdmin('POST', '/services', { service: { type: 'tricircle', name: `${SERVICE_PREFIX}${randomUUID().slice(0, 8)}` } });
+      assert.equal(service.status, 201);
+      serviceId = service.body.service.id as string;
+      const closed = `http://127.0.0.1:${await closedPort()}`;
+      deadKeystone = `${closed}/v3`;
+      // Decoys first: Keystone lists endpoints in creation order, so a CLI that did not filter would take one.
+      for (const [iface, region, url] of [
+        ['internal', 'CentralRegion', `${closed}/v1.0`],
+        ['public', DECOY_REGION, `${closed}/v1.0`],
+        ['public', 'CentralRegion', `${cached.url}/v1.0`],
+      ] as const) {
+        const endpoint = await asAdmin('POST', '/endpoints', { endpoint: { service_id: serviceId, interface: iface, region_id: region, url } });
+        assert.equal(endpoint.status, 201, `creating the ${iface} endpoint in ${region}`);
+      }
+
+      for (const region of ['CliRegionOne', 'CliRegionTwo']) {
+        const created = await call(cached.url, 'POST', '/v1.0/pods', { pod: { region_name: region, az_name: `az-${region}` } }, withToken(adminToken));
+        assert.equal(created.status, 200, created.text);
+      }
+      pods = (await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(adminToken))).body.pods;
+    });
+    after(async () => {
+      if (serviceId) await deleteService(serviceId);
+      if (decoyRegion) assert.equal((await asAdmin('DELETE', `/regions/${DECOY_REGION}`)).status, 204, `deleting region ${DECOY_REGION}`);
+    });
+
+    test('lists the pods of the Admin API in the catalog, with a password or a token', async () => {
+      const runs = await Promise.all([
+        cli('pod list --format json', adminEnv()),
+        // A given token is validated only to read the endpoint from its catalog.
+        cli('pod list --format json', { OS_AUTH_URL: keystone, OS_TOKEN: adminToken, OS_REGION_NAME: 'CentralRegion' }),
+        // With an endpoint as well, Keystone is not asked at all (here it could not answer).
+        cli(`pod list --format json --os-endpoint ${cached.url}`, { OS_AUTH_URL: deadKeystone, OS_TOKEN: adminToken }),
+      ]);
+      assert.deepEqual(
+        pods.map((p) => (p as { region_name: string }).region_name).filter((r) => r.startsWith('Cli')),
+        ['CliRegionOne', 'CliRegionTwo'],
+      );
+      for (const run of runs) {
+        assert.equal(run.code, 0, run.stderr);
+        assert.deepEqual(JSON.parse(run.stdout), pods);
+      }
+    });
+
+    test("reports Keystone's and the Admin API's refusals", async () => {
+      const [unauthenticated, forbidden] = await Promise.all([
+        call(cached.url, 'GET', '/v1.0/pods', undefined, {}),
+        call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(demoToken)),
+      ]);
+      const [noToken, badPassword, demo] = await Promise.all([
+        // No token: the identity headers a noauth server would believe get a 401 here.
+        cli('pod list', { OS_TRICIRCLE_ENDPOINT: cached.url }),
+        cli('pod list', { ...adminEnv(), OS_PASSWORD: 'wrong' }),
+        // No domain variables: the CLI's default, Default, is where demo lives.
+        cli('pod list', { OS_AUTH_URL: keystone, OS_USERNAME: 'demo', OS_PASSWORD: 'demo', OS_PROJECT_NAME: 'demo', OS_REGION_NAME: 'CentralRegion' }),
+      ]);
+      for (const run of [noToken, badPassword, demo]) {
+        assert.notEqual(run.code, 0, run.stderr);
+        assert.equal(run.stdout, '');
+      }
+      assert.equal(noToken.stderr, `tricircle: error: ${unauthenticated.body.error.message} (HTTP 401)\n`);
+      assert.match(badPassword.stderr, /^tricircle: error: Keystone authentication failed: [^\n]+ \(HTTP 401\)\n$/);
+      assert.equal(demo.stderr, `tricircle: error: ${forbidden.body.forbidden.message} (HTTP 403)\n`);
+    });
   });
 });

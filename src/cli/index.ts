@@ -4,9 +4,7 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerManage } from './manage.js';
 import { registerServe } from './serve.js';
 
-const program = new Command('tricircle')
-  .description('Multi-region OpenStack networking: one central Neutron for many regions')
-  .exitOverride();
+const program = new Command('tricircle').description('Multi-region OpenStack networking: one central Neutron for many regions').exitOverride();
 
 registerServe(program);
 registerManage(program);

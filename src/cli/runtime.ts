@@ -1,6 +1,6 @@
-import { pino, type Logger } from 'pino';
+import type { Logger } from 'pino';
 import { loadConfig, type Config, type LoadOptions } from '../config/index.js';
-import { MIGRATION_NAMES, currentVersion, migrateToLatest, openDb, parseConnection, type Db } from '../db/index.js';
+import type { Db } from '../db/index.js';
 
 export interface Runtime {
   config: Config;
@@ -21,6 +21,12 @@ export function loadFromFlags(files: string[] | undefined, overrides?: LoadOptio
  * `tricircle db sync` first, so that no server changes a schema others are using.
  */
 export async function openRuntime(files: string[] | undefined, overrides?: LoadOptions['overrides']): Promise<Runtime> {
+  // Loaded here rather than at the top: every CLI command loads this module, and pino,
+  // Kysely and the database drivers would slow down the ones that need none of them.
+  const [{ pino }, { MIGRATION_NAMES, currentVersion, migrateToLatest, openDb, parseConnection }] = await Promise.all([
+    import('pino'),
+    import('../db/index.js'),
+  ]);
   const loaded = loadFromFlags(files, overrides);
   const config = loaded.config;
   const logger = pino({ level: config.DEFAULT.log_level, base: { pid: process.pid } });

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { createAdminApi } from '../admin/index.js';
 import type { LoadOptions } from '../config/index.js';
-import { closeOnSignal, listen } from '../http/index.js';
 import { collect, openRuntime } from './runtime.js';
 
 /** Serves the Admin API until SIGTERM; `overrides` are the defaults of the calling command. */
 async function serveAdminApi(files: string[] | undefined, overrides?: LoadOptions['overrides']): Promise<void> {
+  // Fastify and the API are loaded only by the commands that serve, not by every CLI start.
+  const [{ createAdminApi }, { closeOnSignal, listen }] = await Promise.all([import('../admin/index.js'), import('../http/index.js')]);
   const { config, logger, db } = await openRuntime(files, overrides);
   const app = createAdminApi({ config, db, logger });
   const address = await listen({ name: 'admin-api', app, host: config.DEFAULT.bind_host, port: config.DEFAULT.bind_port });
