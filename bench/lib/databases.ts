@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
+import pg from 'pg';
+import type { Cleanup } from './cleanup.js';
+
+// Fresh, throw-away databases for one benchmark run; each is dropped by the cleanup stack.
+
+export const ENGINES = ['sqlite', 'postgres'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+export const DEFAULT_PG_ADMIN_URL = process.env.TRICIRCLE_BENCH_PG_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+/** A `[database] connection` URL for an empty database of `engine`. */
+export async function freshDatabase(engine: EngineName, workDir: string, cleanup: Cleanup, pgAdminUrl = DEFAULT_PG_ADMIN_URL): Promise<string> {
+  if (engine === 'sqlite') {
+    // The file (and its -wal/-shm) live in workDir, which the caller removes.
+    return `sqlite:///${join(workDir, 'bench.sqlite')}`;
+  }
+  const name = `tricircle_bench_${randomBytes(6).toString('hex')}`;
+  await adminQuery(pgAdminUrl, `CREATE DATABASE ${name}`);
+  cleanup.add(`drop database ${name}`, () => adminQuery(pgAdminUrl, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+  const url = new URL(pgAdminUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Why PostgreSQL cannot be used, or undefined when it answers. */
+export async function postgresProblem(pgAdminUrl = DEFAULT_PG_ADMIN_URL): Promise<string | undefined> {
+  try {
+    await adminQuery(pgAdminUrl, 'SELECT 1');
+    return undefined;
+  } catch (err) {
+    return `PostgreSQL at ${pgAdminUrl} is not reachable: ${(err as Error).message}`;
+  }
+}
+
+async function adminQuery(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
