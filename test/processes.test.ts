@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { MIGRATION_NAMES } from '../src/db/index.js';
 import { engines } from './support/engines.js';
 
 // The `tricircle` command as an operator runs it: start-up, configuration errors, schema
@@ -115,14 +116,14 @@ for (const engine of await engines()) {
       const env = { TRICIRCLE_DATABASE__CONNECTION: database.connection, TRICIRCLE_DEFAULT__BIND_PORT: '0' };
       const refused = await run(['admin-api'], env);
       assert.equal(refused.code, 1);
-      assert.match(refused.stderr, /schema is at nothing, this version needs 001_initial: run 'tricircle db sync'/);
+      assert.ok(refused.stderr.includes(`schema is at nothing, this version needs ${MIGRATION_NAMES.at(-1)}: run 'tricircle db sync'`), refused.stderr);
       assert.equal((await run(['db', 'version'], env)).stdout.trim(), 'none');
       const sync = await run(['db', 'sync'], env);
       assert.equal(sync.code, 0, sync.stderr);
-      assert.match(sync.stdout, /applied: 001_initial/);
+      assert.ok(sync.stdout.includes(`applied: ${MIGRATION_NAMES.join(', ')}`), sync.stdout);
       const again = await run(['db', 'sync'], env);
       assert.match(again.stdout, /already up to date/);
-      assert.equal((await run(['db', 'version'], env)).stdout.trim(), '001_initial');
+      assert.equal((await run(['db', 'version'], env)).stdout.trim(), MIGRATION_NAMES.at(-1));
       const unknown = await run(['db', 'sync', '--version', '999_future'], env);
       assert.equal(unknown.code, 1);
       assert.match(unknown.stderr, /unknown migration '999_future'/);

@@ -116,6 +116,58 @@ export const OPTIONS = {
       help: 'YAML or JSON file whose rules override the built-in defaults (docs/policy.md).',
     },
   },
+  neutron: {
+    bind_host: { type: str, default: '0.0.0.0', help: 'Address the Neutron API (tricircle neutron-server) listens on.' },
+    bind_port: { type: port, default: '20001', help: 'Port of the Neutron API; 20001 for the central Neutron, 9696 is usual for a local one.' },
+    base_mac: {
+      type: str,
+      default: 'fa:16:3e:00:00:00',
+      help: 'MAC addresses of ports start with the non-zero bytes of this value; the rest are random.',
+    },
+  },
+  tricircle: {
+    type_drivers: {
+      type: { kind: 'list' },
+      default: 'local,flat,vlan,vxlan',
+      help: 'Network types this Neutron can create: any of local, flat, vlan, vxlan.',
+    },
+    tenant_network_types: {
+      type: { kind: 'list' },
+      default: 'vxlan,local',
+      help: 'Types a tenant network gets, tried in this order until one has a free segment.',
+    },
+    network_vlan_ranges: {
+      type: { kind: 'list' },
+      default: '',
+      help: 'physnet:min:max VLAN ranges for tenant networks (a bare physnet allows provider networks only).',
+    },
+    vni_ranges: { type: { kind: 'list' }, default: '1001:2000', help: 'min:max VXLAN VNI ranges for tenant networks.' },
+    flat_networks: {
+      type: { kind: 'list' },
+      default: '*',
+      help: 'Physical networks that flat networks may use; * means any.',
+    },
+    availability_zones: {
+      type: { kind: 'list' },
+      default: 'nova',
+      help: 'Availability zones this Neutron offers for availability_zone_hints (the central role uses its pods instead).',
+    },
+    global_physnet_mtu: {
+      type: { kind: 'int', min: 68 },
+      default: '1500',
+      help: 'MTU of the physical networks; VXLAN networks get 50 bytes less.',
+    },
+  },
+  QUOTAS: {
+    quota_network: { type: { kind: 'int', min: -1 }, default: '100', help: 'Networks per project (-1: unlimited).' },
+    quota_subnet: { type: { kind: 'int', min: -1 }, default: '100', help: 'Subnets per project (-1: unlimited).' },
+    quota_subnetpool: { type: { kind: 'int', min: -1 }, default: '-1', help: 'Subnet pools per project (-1: unlimited).' },
+    quota_port: { type: { kind: 'int', min: -1 }, default: '500', help: 'Ports per project (-1: unlimited).' },
+    quota_router: { type: { kind: 'int', min: -1 }, default: '10', help: 'Routers per project (-1: unlimited).' },
+    quota_floatingip: { type: { kind: 'int', min: -1 }, default: '50', help: 'Floating IPs per project (-1: unlimited).' },
+    quota_security_group: { type: { kind: 'int', min: -1 }, default: '10', help: 'Security groups per project (-1: unlimited).' },
+    quota_security_group_rule: { type: { kind: 'int', min: -1 }, default: '100', help: 'Security group rules per project (-1: unlimited).' },
+  },
   xjob: {
     job_run_expire: {
       type: { kind: 'int', min: 1 },

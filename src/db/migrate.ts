@@ -1,12 +1,14 @@
 import { Migrator, type Migration, type MigrationProvider, type MigrationResultSet } from 'kysely';
 import type { Db } from './connect.js';
 import * as initial from './migrations/001_initial.js';
+import * as neutron from './migrations/002_neutron.js';
 
 // Migrations are listed here, in order, rather than discovered on disk, so they work the
 // same from sources and from a bundle. Names sort; never rename or edit a landed one.
 function migrations(db: Db): Record<string, Migration> {
   return {
     '001_initial': { up: (k) => initial.up(k, db.dialect) },
+    '002_neutron': { up: (k) => neutron.up(k, db.dialect) },
   };
 }
 

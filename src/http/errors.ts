@@ -13,6 +13,17 @@ export const ERROR_CATALOG = {
   ValidationFailed: { status: 422, description: 'A well-formed request whose values cannot be accepted (e.g. a pod without region_name).' },
   ServiceUnavailable: { status: 503, description: 'A service this one depends on (Keystone, the database) cannot be reached.' },
   InternalError: { status: 500, description: 'A fault of the server itself; the log has the details under the request id.' },
+
+  // Neutron's own exception types, by the names its clients know.
+  HTTPBadRequest: { status: 400, description: 'Neutron: a body or query that does not match the resource definition.' },
+  BadRequest: { status: 400, description: 'Neutron: a request that is well-formed but not acceptable (e.g. a bad limit).' },
+  NetworkNotFound: { status: 404, description: 'Neutron: no such network visible to the caller.' },
+  NetworkInUse: { status: 409, description: 'Neutron: the network still has ports other than its own service ports.' },
+  NoNetworkAvailable: { status: 503, description: 'Neutron: no segment (VLAN, VNI) is left in the configured ranges.' },
+  OverQuota: { status: 409, description: "Neutron: the project's quota for the resource would be exceeded." },
+  AvailabilityZoneNotFound: { status: 404, description: 'Neutron: an availability_zone_hints entry names no zone.' },
+  SegmentationIdInUse: { status: 409, description: 'Neutron: the requested VLAN or VNI is already used by another network.' },
+  PhysicalNetworkInUse: { status: 409, description: 'Neutron: the requested flat physical network already carries a network.' },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_CATALOG;

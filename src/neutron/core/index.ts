@@ -1,0 +1,26 @@
+import type { Config } from '../../config/index.js';
+import { ConfiguredAvailabilityZones } from './availability-zones.js';
+import type { AvailabilityZones, CoreDeps } from './deps.js';
+import { NetworkOperations } from './networks.js';
+import type { NeutronPlugin } from './plugin.js';
+import { DatabaseQuotas, defaultLimits } from './quotas.js';
+import { SegmentAllocator } from './segments.js';
+import type { NeutronDb } from './store.js';
+
+export type { NeutronPlugin, ResourceOperations, ListQuery, Page, Resource, Sort } from './plugin.js';
+export type { CoreDeps, AvailabilityZones, Quotas } from './deps.js';
+
+/**
+ * NeutronCore: Neutron's operations over one database, knowing nothing of regions. Plugins
+ * take its operations and wrap the ones they extend; `availabilityZones` is the hook the
+ * central role replaces with its pods.
+ */
+export function createNeutronCore(config: Config, db: NeutronDb, availabilityZones?: AvailabilityZones): { plugin: NeutronPlugin; deps: CoreDeps } {
+  const deps: CoreDeps = {
+    db,
+    segments: new SegmentAllocator(config),
+    availabilityZones: availabilityZones ?? new ConfiguredAvailabilityZones(config.tricircle.availability_zones),
+    quotas: new DatabaseQuotas(defaultLimits(config)),
+  };
+  return { plugin: { networks: new NetworkOperations(deps) }, deps };
+}

@@ -1,0 +1,43 @@
+import type { RequestContext } from '../../auth/index.js';
+
+// The interface between the generic API controller and whatever implements Neutron's
+// operations: NeutronCore, or a plugin (central, local) that wraps it and adds behaviour.
+// Records are plain objects keyed by API attribute names.
+
+export type Resource = Record<string, unknown>;
+
+export interface Sort {
+  key: string;
+  dir: 'asc' | 'desc';
+}
+
+export interface ListQuery {
+  /** Attribute -> accepted values (a repeated parameter means any of them), already converted. */
+  filters: Record<string, unknown[]>;
+  /** ?tags= (all), ?tags-any=, ?not-tags=, ?not-tags-any= */
+  tags: { all: string[]; any: string[]; notAll: string[]; notAny: string[] };
+  sorts: Sort[];
+  limit: number | null;
+  marker: string | null;
+  pageReverse: boolean;
+}
+
+export interface Page {
+  items: Resource[];
+  /** More items follow the page in the direction read. */
+  more: boolean;
+}
+
+export interface ResourceOperations {
+  list(ctx: RequestContext, query: ListQuery): Promise<Page>;
+  get(ctx: RequestContext, id: string): Promise<Resource>;
+  /** Creates every item or none (a bulk create is one transaction). */
+  create(ctx: RequestContext, items: Resource[]): Promise<Resource[]>;
+  update(ctx: RequestContext, id: string, changes: Resource): Promise<Resource>;
+  delete(ctx: RequestContext, id: string): Promise<void>;
+  /** PUT /v2.0/<collection>/<id>/<action>, e.g. routers' add_router_interface. */
+  actions?: Record<string, (ctx: RequestContext, id: string, body: Resource) => Promise<Resource>>;
+}
+
+/** Operations by collection name ("networks", "subnets", ...). */
+export type NeutronPlugin = Record<string, ResourceOperations>;

@@ -1,0 +1,32 @@
+// The extensions GET /v2.0/extensions lists: only what this server implements, since clients
+// probe these aliases to decide which attributes and calls to use.
+export interface Extension {
+  alias: string;
+  name: string;
+  description: string;
+}
+
+const UPDATED = '2026-01-01T00:00:00-00:00';
+
+export const EXTENSIONS: Extension[] = [
+  { alias: 'provider', name: 'Provider Network', description: 'Expose mapping of virtual networks to physical networks' },
+  { alias: 'external-net', name: 'Neutron external network', description: 'Adds external network attribute to network resource.' },
+  { alias: 'net-mtu', name: 'Network MTU', description: 'Provides MTU attribute for a network resource.' },
+  { alias: 'net-mtu-writable', name: 'Network MTU (writable)', description: 'Provides a writable MTU attribute for a network resource.' },
+  { alias: 'port-security', name: 'Port Security', description: 'Provides port security' },
+  { alias: 'availability_zone', name: 'Availability Zone', description: 'The availability zone extension.' },
+  { alias: 'network_availability_zone', name: 'Network Availability Zone', description: 'Availability zone support for network.' },
+  { alias: 'standard-attr-description', name: 'standard-attr-description', description: 'Extension to add descriptions to standard attributes' },
+  { alias: 'standard-attr-revisions', name: 'Resource revision numbers', description: 'This extension will display the revision number of neutron resources.' },
+  {
+    alias: 'standard-attr-timestamp',
+    name: 'Resource timestamps',
+    description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.',
+  },
+  { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per tenant' },
+  { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Provides validation on filtering parameters.' },
+  { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
+  { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },
+];
+
+export const render = (e: Extension) => ({ alias: e.alias, name: e.name, description: e.description, updated: UPDATED, links: [] });

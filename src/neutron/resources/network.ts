@@ -1,0 +1,26 @@
+import { ID, OWNER, STANDARD, boolean, integer, listOf, orNull, string, type ResourceDef } from './attributes.js';
+
+export const NETWORK: ResourceDef = {
+  name: 'network',
+  collection: 'networks',
+  notFound: 'NetworkNotFound',
+  notFoundMessage: (id) => `Network ${id} could not be found.`,
+  attributes: {
+    ...ID,
+    ...OWNER,
+    name: { post: true, put: true, default: '', validate: string(255), sort: true },
+    admin_state_up: { post: true, put: true, default: true, validate: boolean, sort: true },
+    shared: { post: true, put: true, default: false, validate: boolean, sort: true },
+    status: { sort: true },
+    subnets: { filter: false },
+    mtu: { post: true, put: true, default: null, validate: orNull(integer(68, 65535)), sort: true },
+    port_security_enabled: { post: true, put: true, default: true, validate: boolean },
+    'router:external': { post: true, put: true, default: false, validate: boolean },
+    'provider:network_type': { post: true, default: null, validate: orNull(string(32)), adminOnly: true },
+    'provider:physical_network': { post: true, default: null, validate: orNull(string(64)), adminOnly: true },
+    'provider:segmentation_id': { post: true, default: null, validate: orNull(integer(0)), adminOnly: true },
+    availability_zone_hints: { post: true, default: [], validate: listOf(string(255)), filter: false },
+    availability_zones: { filter: false },
+    ...STANDARD,
+  },
+};
