@@ -1,5 +1,4 @@
 import { ConfigError, type Config } from '../../config/index.js';
-import { isUniqueViolation } from '../../db/index.js';
 import { ApiError } from '../../http/errors.js';
 import { insertOrConflict, type Executor } from './store.js';
 
