@@ -5,6 +5,7 @@ import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } fr
 import mysql from 'mysql2';
 import pg from 'pg';
 import type { TricircleTables } from './schema.js';
+import { cachingDatabase } from './sqlite-statements.js';
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 
@@ -53,7 +54,7 @@ export function openDb(connection: Connection, maxPoolSize = 10): Db {
     database.pragma('synchronous = NORMAL');
     database.pragma('busy_timeout = 10000');
     database.pragma('foreign_keys = ON');
-    dialect = new SqliteDialect({ database });
+    dialect = new SqliteDialect({ database: cachingDatabase(database) });
   } else if (connection.dialect === 'postgres') {
     dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: connection.target, max: maxPoolSize }) });
   } else {
