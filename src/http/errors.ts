@@ -24,6 +24,10 @@ export const ERROR_CATALOG = {
   AvailabilityZoneNotFound: { status: 404, description: 'Neutron: an availability_zone_hints entry names no zone.' },
   SegmentationIdInUse: { status: 409, description: 'Neutron: the requested VLAN or VNI is already used by another network.' },
   PhysicalNetworkInUse: { status: 409, description: 'Neutron: the requested flat physical network already carries a network.' },
+  TagResourceNotFound: { status: 404, description: 'Neutron: the resource whose tags are asked for does not exist or is not visible.' },
+  TagNotFound: { status: 404, description: 'Neutron: the resource does not carry this tag.' },
+  TenantQuotaNotFound: { status: 404, description: 'Neutron: the project has no quota of its own to delete.' },
+  AdminRequired: { status: 403, description: "Neutron: only an admin may read another project's quota details." },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_CATALOG;
