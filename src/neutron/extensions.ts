@@ -23,7 +23,12 @@ export const EXTENSIONS: Extension[] = [
     name: 'Resource timestamps',
     description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.',
   },
-  { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per tenant' },
+  { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
+  {
+    alias: 'standard-attr-tag',
+    name: 'Tag support for resources with standard attribute',
+    description: 'Enables to set tag on resources with standard attribute.',
+  },
   { alias: 'filter-validation', name: 'Filter parameters validation', description: 'Provides validation on filtering parameters.' },
   { alias: 'sorting', name: 'Sorting support', description: 'Extension that indicates that sorting is enabled.' },
   { alias: 'pagination', name: 'Pagination support', description: 'Extension that indicates that pagination is enabled.' },

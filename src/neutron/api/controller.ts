@@ -5,15 +5,12 @@ import { route } from '../../http/routes.js';
 import type { ResourceDef } from '../resources/attributes.js';
 import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { parseCreate, parseUpdate } from './body.js';
+import { context } from './context.js';
 import { parseListQuery, queryParams, type QueryParams } from './query.js';
+import { tagRoutes } from './tags.js';
 
 // The one controller every Neutron resource is served by: its routes, bodies, queries,
 // pagination links and the shape of what it returns all come from the resource definition.
-
-const context = (request: FastifyRequest): RequestContext => {
-  if (!request.ctx) throw new Error('Neutron route without authentication');
-  return request.ctx;
-};
 
 /** What a caller sees of a record: visible attributes, admin-only ones for admins, `fields=` if given. */
 export function present(def: ResourceDef, ctx: RequestContext, record: Resource, fields: string[] | null): Resource {
@@ -93,6 +90,7 @@ export function resourceRoutes(app: FastifyInstance, def: ResourceDef, ops: Reso
       return reply.code(204).send();
     },
   });
+  if (ops.tags) tagRoutes(app, collection, ops.tags);
   if (ops.actions) {
     const actions = ops.actions;
     route(app, `${collection}/:id/:action`, {

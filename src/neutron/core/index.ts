@@ -1,11 +1,12 @@
 import type { Config } from '../../config/index.js';
 import { ConfiguredAvailabilityZones } from './availability-zones.js';
 import type { AvailabilityZones, CoreDeps } from './deps.js';
-import { NetworkOperations } from './networks.js';
+import { NETWORKS, NetworkOperations } from './networks.js';
 import type { NeutronPlugin } from './plugin.js';
 import { DatabaseQuotas, defaultLimits } from './quotas.js';
 import { SegmentAllocator } from './segments.js';
 import type { NeutronDb } from './store.js';
+import { withTags } from './tags.js';
 
 export type { NeutronPlugin, ResourceOperations, ListQuery, Page, Resource, Sort } from './plugin.js';
 export type { CoreDeps, AvailabilityZones, Quotas } from './deps.js';
@@ -22,5 +23,5 @@ export function createNeutronCore(config: Config, db: NeutronDb, availabilityZon
     availabilityZones: availabilityZones ?? new ConfiguredAvailabilityZones(config.tricircle.availability_zones),
     quotas: new DatabaseQuotas(defaultLimits(config)),
   };
-  return { plugin: { networks: new NetworkOperations(deps) }, deps };
+  return { plugin: { networks: withTags(new NetworkOperations(deps), db, NETWORKS) }, deps };
 }

@@ -163,8 +163,9 @@ export class NetworkOperations implements ResourceOperations {
       }
       await tx.deleteFrom('subnets').where('network_id', '=', id).execute();
       await this.deps.segments.release(tx, id);
-      await tx.deleteFrom('tags').where('resource_type', '=', 'networks').where('resource_id', '=', id).execute();
+      // The row before its tags: a concurrent tag change locks the row first too, so neither waits on the other's tags.
       await tx.deleteFrom('networks').where('id', '=', id).execute();
+      await tx.deleteFrom('tags').where('resource_type', '=', 'networks').where('resource_id', '=', id).execute();
     });
   }
 }

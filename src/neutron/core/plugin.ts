@@ -1,4 +1,5 @@
 import type { RequestContext } from '../../auth/index.js';
+import type { TagOperations } from './tags.js';
 
 // The interface between the generic API controller and whatever implements Neutron's
 // operations: NeutronCore, or a plugin (central, local) that wraps it and adds behaviour.
@@ -37,6 +38,8 @@ export interface ResourceOperations {
   delete(ctx: RequestContext, id: string): Promise<void>;
   /** PUT /v2.0/<collection>/<id>/<action>, e.g. routers' add_router_interface. */
   actions?: Record<string, (ctx: RequestContext, id: string, body: Resource) => Promise<Resource>>;
+  /** The tags API (standard-attr-tag) for resources that carry tags; see withTags. */
+  tags?: TagOperations;
 }
 
 /** Operations by collection name ("networks", "subnets", ...). */
