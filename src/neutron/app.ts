@@ -4,6 +4,7 @@ import type { Config } from '../config/index.js';
 import { isDatabaseUnavailable, type Db } from '../db/index.js';
 import { ApiError, createHttpApp, route } from '../http/index.js';
 import { resourceRoutes } from './api/controller.js';
+import { quotaRoutes } from './api/quotas.js';
 import { renderNeutronError } from './api/render.js';
 import type { CoreDeps, NeutronPlugin } from './core/index.js';
 import { EXTENSIONS, render as renderExtension } from './extensions.js';
@@ -58,6 +59,7 @@ export function createNeutronApi({ config, db, logger, plugin, deps }: NeutronAp
     },
   });
   route(app, '/v2.0/availability_zones', { GET: async () => ({ availability_zones: await deps.availabilityZones.list() }) });
+  quotaRoutes(app, deps.db, deps.quotas);
   for (const def of served) resourceRoutes(app, def, plugin[def.collection]!);
   return app;
 }

@@ -24,6 +24,7 @@ export const EXTENSIONS: Extension[] = [
     description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.',
   },
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
+  { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project' },
   {
     alias: 'standard-attr-tag',
     name: 'Tag support for resources with standard attribute',
