@@ -3,6 +3,7 @@ import { authenticator, requireAuth } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { isDatabaseUnavailable, type Db } from '../db/index.js';
 import { ApiError, createHttpApp, route } from '../http/index.js';
+import { neutronJsonBodies } from './api/body.js';
 import { resourceRoutes } from './api/controller.js';
 import { quotaRoutes } from './api/quotas.js';
 import { renderNeutronError } from './api/render.js';
@@ -33,6 +34,7 @@ export function createNeutronApi({ config, db, logger, plugin, deps }: NeutronAp
     },
   });
   requireAuth(app, authenticator(config), ['/v2.0']);
+  neutronJsonBodies(app);
 
   route(app, '/', {
     GET: async (request) => ({

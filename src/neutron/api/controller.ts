@@ -54,6 +54,8 @@ export function resourceRoutes(app: FastifyInstance, def: ResourceDef, ops: Reso
       const ctx = context(request);
       const params = queryParams(request.query);
       const query = parseListQuery(def, ctx, params);
+      // A marker the caller cannot see is that resource's NotFound, as in Neutron.
+      if (query.marker !== null) await ops.get(ctx, query.marker);
       const page = await ops.list(ctx, query);
       const items = query.pageReverse ? [...page.items].reverse() : page.items;
       const body: Resource = { [def.collection]: items.map((r) => present(def, ctx, r, query.fields)) };

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../auth/index.js';
 import { ApiError } from '../../http/errors.js';
-import { InvalidValue, type ResourceDef } from '../resources/attributes.js';
+import { InvalidConversion, InvalidValue, type ResourceDef } from '../resources/attributes.js';
 import type { ListQuery, Sort } from '../core/plugin.js';
 
 // A list request's query string, read the way Neutron reads it: filters on attributes
@@ -29,7 +29,10 @@ function filterValue(def: ResourceDef, attr: string, text: string): unknown {
   try {
     return parse(text);
   } catch (err) {
-    if (err instanceof InvalidValue) throw badRequest(`Invalid input for ${attr}. Reason: ${err.message}.`);
+    // Neutron converts filter values (booleans, integers) but does not validate them: a value
+    // that converts but is out of range just matches nothing.
+    if (err instanceof InvalidConversion) throw new ApiError('InvalidInput', `Invalid input for operation: ${err.message}.`);
+    if (err instanceof InvalidValue) return text;
     throw err;
   }
 }

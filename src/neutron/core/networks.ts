@@ -125,8 +125,10 @@ export class NetworkOperations implements ResourceOperations {
       updated_at: now,
       revision_number: 1,
     };
-    if (record.shared && !ctx.isAdmin) throw new ApiError('PolicyNotAuthorized', '(rule:create_network:shared) is disallowed by policy');
-    if (record['router:external'] && !ctx.isAdmin) throw new ApiError('PolicyNotAuthorized', '(rule:create_network:router:external) is disallowed by policy');
+    if (record.shared && !ctx.isAdmin)
+      throw new ApiError('PolicyNotAuthorized', '(rule:create_network and rule:create_network:shared) is disallowed by policy');
+    if (record['router:external'] && !ctx.isAdmin)
+      throw new ApiError('PolicyNotAuthorized', '(rule:create_network and rule:create_network:router:external) is disallowed by policy');
     await tx.insertInto('networks').values(toRow(NETWORKS, record)).execute();
     await tx
       .insertInto('network_segments')
@@ -138,10 +140,10 @@ export class NetworkOperations implements ResourceOperations {
   async update(ctx: RequestContext, id: string, changes: Resource): Promise<Resource> {
     return this.deps.db.transaction().execute(async (tx) => {
       const current = await this.find(tx, ctx, id);
-      if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', '(rule:update_network) is disallowed by policy');
+      if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', 'rule:update_network is disallowed by policy');
       for (const attr of ['shared', 'router:external'] as const) {
         if (attr in changes && changes[attr] !== current[attr] && !ctx.isAdmin) {
-          throw new ApiError('PolicyNotAuthorized', `(rule:update_network:${attr}) is disallowed by policy`);
+          throw new ApiError('PolicyNotAuthorized', `(rule:update_network and rule:update_network:${attr}) is disallowed by policy`);
         }
       }
       await tx
@@ -156,7 +158,7 @@ export class NetworkOperations implements ResourceOperations {
   async delete(ctx: RequestContext, id: string): Promise<void> {
     await this.deps.db.transaction().execute(async (tx) => {
       const current = await this.find(tx, ctx, id);
-      if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', '(rule:delete_network) is disallowed by policy');
+      if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', 'rule:delete_network is disallowed by policy');
       const ports = await tx.selectFrom('ports').select('id').where('network_id', '=', id).limit(1).execute();
       if (ports.length) {
         throw new ApiError('NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);

@@ -130,7 +130,7 @@ export async function listRows(
   const order = sorts.map((s) => ({ col: spec.columns[s.key]!, dir: (query.pageReverse ? (s.dir === 'asc' ? 'desc' : 'asc') : s.dir) as 'asc' | 'desc' }));
   if (query.marker) {
     const marker = await db.selectFrom(spec.table).selectAll().where('id', '=', query.marker).executeTakeFirst();
-    // An unknown marker is ignored, as Neutron does: the list starts from the beginning.
+    // The controller has checked the marker exists; one deleted since then restarts the list.
     if (marker) {
       const values = order.map(({ col }) => (col.nullAs !== undefined && marker[col.column] === null ? col.nullAs : marker[col.column]));
       const ors = order.map((_, i) => {

@@ -5,6 +5,9 @@
 /** Thrown by a validator; the controller words it as Neutron does ("Invalid input for x. Reason: ..."). */
 export class InvalidValue extends Error {}
 
+/** A value that cannot be converted (Neutron's convert_to_*): worded "Invalid input for operation: ..." instead. */
+export class InvalidConversion extends InvalidValue {}
+
 /** Checks and converts one value as sent by a client; returns the converted value or throws InvalidValue. */
 export type Validator = (value: unknown) => unknown;
 
@@ -53,16 +56,16 @@ export function string(max = 255): Validator {
   };
 }
 
-/** Neutron's convert_to_boolean: true/false, and their usual spellings as text or 0/1. */
+/** Neutron's convert_to_boolean (oslo's bool_from_string, strict): true/false, 0/1, and their spellings as text. */
 export const boolean: Validator = (value) => {
   if (typeof value === 'boolean') return value;
   if (value === 0 || value === 1) return value === 1;
   if (typeof value === 'string') {
-    const lower = value.toLowerCase();
-    if (lower === 'true' || lower === '1') return true;
-    if (lower === 'false' || lower === '0') return false;
+    const lower = value.trim().toLowerCase();
+    if (['1', 't', 'true', 'on', 'y', 'yes'].includes(lower)) return true;
+    if (['0', 'f', 'false', 'off', 'n', 'no'].includes(lower)) return false;
   }
-  throw new InvalidValue(`${quote(value)} cannot be converted to boolean`);
+  throw new InvalidConversion(`${quote(value)} cannot be converted to boolean`);
 };
 
 export const uuid: Validator = (value) => {
@@ -77,7 +80,7 @@ export function orNull(validator: Validator): Validator {
 export function integer(min?: number, max?: number): Validator {
   return (value) => {
     const n = typeof value === 'string' && /^-?\d+$/.test(value.trim()) ? Number(value) : value;
-    if (typeof n !== 'number' || !Number.isInteger(n)) throw new InvalidValue(`${quote(value)} is not an integer`);
+    if (typeof n !== 'number' || !Number.isInteger(n)) throw new InvalidConversion(`${quote(value)} is not an integer`);
     if (min !== undefined && n < min) throw new InvalidValue(`${quote(value)} should be greater than or equal to ${min}`);
     if (max !== undefined && n > max) throw new InvalidValue(`${quote(value)} should be less than or equal to ${max}`);
     return n;
