@@ -5,6 +5,7 @@ import { isDatabaseUnavailable, type Db } from '../db/index.js';
 import { ApiError, createHttpApp, route } from '../http/index.js';
 import { neutronJsonBodies } from './api/body.js';
 import { resourceRoutes } from './api/controller.js';
+import { openApiRoute } from './api/openapi.js';
 import { quotaRoutes } from './api/quotas.js';
 import { renderNeutronError } from './api/render.js';
 import type { CoreDeps, NeutronPlugin } from './core/index.js';
@@ -63,5 +64,6 @@ export function createNeutronApi({ config, db, logger, plugin, deps }: NeutronAp
   route(app, '/v2.0/availability_zones', { GET: async () => ({ availability_zones: await deps.availabilityZones.list() }) });
   quotaRoutes(app, deps.db, deps.quotas);
   for (const def of served) resourceRoutes(app, def, plugin[def.collection]!);
+  openApiRoute(app, served, plugin);
   return app;
 }

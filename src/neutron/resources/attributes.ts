@@ -29,13 +29,19 @@ export interface Attribute {
   sort?: boolean;
   /** Only admins may set it, and only admins see it (Neutron's provider attributes). */
   adminOnly?: boolean;
+  /** JSON type for the OpenAPI document (validators cannot be introspected); guessed from `default` when absent. */
+  type?: AttributeType;
 }
+
+export type AttributeType = 'string' | 'boolean' | 'integer' | 'array' | 'object';
 
 export interface ResourceDef {
   /** Singular body key: {"network": {...}}. */
   name: string;
-  /** Collection and path: /v2.0/networks, {"networks": [...]}. */
+  /** Collection: {"networks": [...]}, and the path unless `path` says otherwise. */
   collection: string;
+  /** URL path under /v2.0 where it differs from the collection: security-groups for security_groups. */
+  path?: string;
   /** The Neutron exception type for an unknown id: NetworkNotFound. */
   notFound: string;
   /** How that exception words it, e.g. `Network ${id} could not be found.` */
@@ -109,16 +115,16 @@ export const dict: Validator = (value) => {
 /** Standard attributes most resources carry (standard-attr-* extensions). */
 export const STANDARD = {
   description: { post: true, put: true, default: '', validate: string(255) },
-  tags: { filter: false },
-  created_at: { sort: true },
-  updated_at: { sort: true },
-  revision_number: { sort: true },
+  tags: { filter: false, type: 'array' },
+  created_at: { sort: true, type: 'string' },
+  updated_at: { sort: true, type: 'string' },
+  revision_number: { sort: true, type: 'integer' },
 } satisfies Record<string, Attribute>;
 
 /** project_id and its older name tenant_id, settable on create (another project's only by an admin). */
 export const OWNER = {
-  project_id: { post: true, validate: string(255), sort: true },
-  tenant_id: { post: true, validate: string(255), sort: true },
+  project_id: { post: true, validate: string(255), sort: true, type: 'string' },
+  tenant_id: { post: true, validate: string(255), sort: true, type: 'string' },
 } satisfies Record<string, Attribute>;
 
-export const ID = { id: { sort: true, parseFilter: (text: string) => text } } satisfies Record<string, Attribute>;
+export const ID = { id: { sort: true, parseFilter: (text: string) => text, type: 'string' } } satisfies Record<string, Attribute>;
