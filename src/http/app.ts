@@ -60,7 +60,8 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
       const given = req.headers[REQUEST_ID_HEADER];
       return typeof given === 'string' && REQUEST_ID.test(given) ? given : `req-${randomUUID()}`;
     },
-    routerOptions: { ignoreTrailingSlash: true },
+    // Path parameters carry ids and also Neutron tags, which may be 255 characters (more once percent-encoded).
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
   });
 
   // OpenStack APIs speak JSON only: any other body type is a 415, not a string to misread.
