@@ -56,7 +56,12 @@ export function openDb(connection: Connection, maxPoolSize = 10): Db {
     database.pragma('foreign_keys = ON');
     dialect = new SqliteDialect({ database: cachingDatabase(database) });
   } else if (connection.dialect === 'postgres') {
-    dialect = new PostgresDialect({ pool: new pg.Pool({ connectionString: connection.target, max: maxPoolSize }) });
+    const pool = new pg.Pool({ connectionString: connection.target, max: maxPoolSize });
+    // An idle connection the server ends (restart, termination, a dropped test database) is
+    // discarded by the pool and the next query reconnects; unheard, the pool's 'error' event
+    // would crash the process.
+    pool.on('error', () => {});
+    dialect = new PostgresDialect({ pool });
   } else {
     const url = new URL(connection.target);
     url.searchParams.set('connectionLimit', String(maxPoolSize));
