@@ -21,6 +21,11 @@ export interface ServerOptions {
   /** Flags for node itself, e.g. ['--cpu-prof', '--cpu-prof-dir', dir]. */
   nodeFlags?: string[];
   startTimeoutMs?: number;
+  /**
+   * The config section whose bind_host/bind_port the service listens on: DEFAULT for the
+   * Admin API (the default), NEUTRON for `neutron-server`.
+   */
+  bindSection?: string;
 }
 
 export interface ServerProcess {
@@ -72,11 +77,12 @@ export async function startServer(options: ServerOptions, cleanup: Cleanup): Pro
   const host = '127.0.0.1';
   const url = `http://${host}:${port}`;
   const logFd = openSync(options.logFile, 'a');
+  const section = options.bindSection ?? 'DEFAULT';
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), BIN, ...options.args], {
     env: {
       ...process.env,
-      TRICIRCLE_DEFAULT__BIND_HOST: host,
-      TRICIRCLE_DEFAULT__BIND_PORT: String(port),
+      [`TRICIRCLE_${section}__BIND_HOST`]: host,
+      [`TRICIRCLE_${section}__BIND_PORT`]: String(port),
       ...options.env,
     },
     stdio: ['ignore', logFd, 'pipe'],
@@ -128,17 +134,28 @@ export async function startServer(options: ServerOptions, cleanup: Cleanup): Pro
   };
 }
 
+/** Runs `tricircle <args>` to completion (e.g. `db sync`); rejects with its output if it fails. */
+export async function runTricircle(args: string[], env: Record<string, string>): Promise<string> {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (output += chunk));
+  await exited(child);
+  if (child.exitCode !== 0) throw new Error(`tricircle ${args.join(' ')} failed (${child.exitCode ?? child.signalCode}):\n${output}`);
+  return output;
+}
+
 /**
  * Fastify's own view of its time per request: the mean of the server's
- * http_request_duration_seconds histogram for one route, between two scrapes of /metrics.
+ * http_request_duration_seconds histogram for one route and method, between two scrapes of /metrics.
  */
-export async function scrapeRouteTiming(baseUrl: string, route: string): Promise<{ count: number; sumSeconds: number }> {
+export async function scrapeRouteTiming(baseUrl: string, route: string, method = 'GET'): Promise<{ count: number; sumSeconds: number }> {
   const text = await (await fetch(`${baseUrl}/metrics`)).text();
   let count = 0;
   let sumSeconds = 0;
   for (const line of text.split('\n')) {
     if (!line.startsWith('http_request_duration_seconds_')) continue;
-    if (!line.includes(`route="${route}"`) || !line.includes('method="GET"')) continue;
+    if (!line.includes(`route="${route}"`) || !line.includes(`method="${method}"`)) continue;
     const value = Number(line.slice(line.lastIndexOf(' ') + 1));
     if (line.startsWith('http_request_duration_seconds_count')) count += value;
     else if (line.startsWith('http_request_duration_seconds_sum')) sumSeconds += value;
