@@ -93,7 +93,7 @@ export function parseCreate(def: ResourceDef, ctx: RequestContext, body: unknown
     if (list.length === 0) throw badRequest('Resources required');
     return { items: list.map((item) => parseItem(def, ctx, isObject(item) && def.name in item ? item[def.name] : item)), bulk: true };
   }
-  if (!isObject(body) || !(def.name in body)) throw badRequest(`Unable to find '${def.name}' in request body`);
+  if (!isObject(body) || body[def.name] === undefined || body[def.name] === null) throw badRequest(`Unable to find '${def.name}' in request body`);
   return { items: [parseItem(def, ctx, body[def.name])], bulk: false };
 }
 
@@ -101,7 +101,7 @@ export function parseCreate(def: ResourceDef, ctx: RequestContext, body: unknown
 export function parseUpdate(def: ResourceDef, ctx: RequestContext, body: unknown): Resource {
   if (body !== undefined && !isObject(body)) throw badRequest('Body contains invalid data');
   if (isObject(body) && def.collection in body) throw badRequest('Bulk operation not supported');
-  if (!isObject(body) || !(def.name in body)) throw badRequest(`Unable to find '${def.name}' in request body`);
+  if (!isObject(body) || body[def.name] === undefined || body[def.name] === null) throw badRequest(`Unable to find '${def.name}' in request body`);
   const item = body[def.name];
   if (!isObject(item)) throw invalidObject(def);
   checkKnown(def, item);
