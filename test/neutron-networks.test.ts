@@ -254,13 +254,22 @@ for (const engine of await engines()) {
         }
       });
 
-      it('answers an unknown marker with NetworkNotFound, and a limit of 0 with everything', async () => {
+      it('answers an unknown marker with NetworkNotFound; page_reverse alone reverses; a limit of 0 is everything', async () => {
         const marker = '0e0e0e0e-0000-4000-8000-000000000000';
         const unknown = await api.get(`/v2.0/networks?limit=2&marker=${marker}`);
         assert.equal(unknown.status, 404);
         assert.equal(unknown.body.NeutronError.message, `Network ${marker} could not be found.`);
         const hidden = await api.get(`/v2.0/networks?limit=2&marker=${nets[0]!.id}`, OTHER);
         assert.equal(hidden.status, 404);
+        const reversed = await api.get(`/v2.0/networks?${owned}&page_reverse=True`);
+        assert.deepEqual(
+          ids(reversed.body),
+          nets
+            .map((n) => n.id)
+            .sort()
+            .reverse(),
+          'without a limit, as Neutron: the whole list reversed',
+        );
         const zero = await api.get(`/v2.0/networks?${owned}&limit=0`);
         assert.equal(zero.body.networks.length, nets.length);
         assert.equal(zero.body.networks_links, undefined);

@@ -57,7 +57,8 @@ export function resourceRoutes(app: FastifyInstance, def: ResourceDef, ops: Reso
       // A marker the caller cannot see is that resource's NotFound, as in Neutron.
       if (query.marker !== null) await ops.get(ctx, query.marker);
       const page = await ops.list(ctx, query);
-      const items = query.pageReverse ? [...page.items].reverse() : page.items;
+      // A reversed page reads back in forward order; without a limit Neutron leaves the list reversed.
+      const items = query.pageReverse && query.limit !== null ? [...page.items].reverse() : page.items;
       const body: Resource = { [def.collection]: items.map((r) => present(def, ctx, r, query.fields)) };
       if (query.limit !== null) {
         // Reading forward, "more" means a next page; reading backward it means a previous one.
