@@ -48,7 +48,7 @@ export function createNeutronApi({ config, db, logger, plugin, deps }: NeutronAp
       resources: served.map((def) => ({
         name: def.name,
         collection: def.collection,
-        links: [{ href: `${base(request)}/v2.0/${def.collection}`, rel: 'self' }],
+        links: [{ href: `${base(request)}/v2.0/${def.path ?? def.collection}`, rel: 'self' }],
       })),
     }),
   });

@@ -33,7 +33,7 @@ function links(
   next: boolean,
   previous: boolean,
 ) {
-  const base = `${request.protocol}://${request.host}/v2.0/${def.collection}`;
+  const base = `${request.protocol}://${request.host}/v2.0/${def.path ?? def.collection}`;
   const href = (marker: string, reverse: boolean) => {
     const search = new URLSearchParams();
     for (const [key, values] of params) if (key !== 'marker' && key !== 'page_reverse') for (const v of values) search.append(key, v);
@@ -48,7 +48,7 @@ function links(
 }
 
 export function resourceRoutes(app: FastifyInstance, def: ResourceDef, ops: ResourceOperations): void {
-  const collection = `/v2.0/${def.collection}`;
+  const collection = `/v2.0/${def.path ?? def.collection}`;
   route(app, collection, {
     GET: async (request) => {
       const ctx = context(request);
