@@ -2,6 +2,7 @@ import { Migrator, type Migration, type MigrationProvider, type MigrationResultS
 import type { Db } from './connect.js';
 import * as initial from './migrations/001_initial.js';
 import * as neutron from './migrations/002_neutron.js';
+import * as securityGroupRules from './migrations/003_security_group_rules.js';
 
 // Migrations are listed here, in order, rather than discovered on disk, so they work the
 // same from sources and from a bundle. Names sort; never rename or edit a landed one.
@@ -9,6 +10,7 @@ function migrations(db: Db): Record<string, Migration> {
   return {
     '001_initial': { up: (k) => initial.up(k, db.dialect) },
     '002_neutron': { up: (k) => neutron.up(k, db.dialect) },
+    '003_security_group_rules': { up: (k) => securityGroupRules.up(k, db.dialect) },
   };
 }
 
