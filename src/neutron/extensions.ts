@@ -23,6 +23,13 @@ export const EXTENSIONS: Extension[] = [
     name: 'Resource timestamps',
     description: 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.',
   },
+  { alias: 'security-group', name: 'security-group', description: 'The security groups extension.' },
+  { alias: 'stateful-security-group', name: 'Stateful security group', description: 'Indicates if the security group is stateful or not' },
+  {
+    alias: 'security-groups-normalized-cidr',
+    name: 'Normalized CIDR field for security group rules',
+    description: 'Add new field with normalized remote_ip_prefix cidr in SG rule',
+  },
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
   { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project' },
   {

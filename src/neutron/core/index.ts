@@ -4,6 +4,9 @@ import type { AvailabilityZones, CoreDeps } from './deps.js';
 import { NETWORKS, NetworkOperations } from './networks.js';
 import type { NeutronPlugin } from './plugin.js';
 import { DatabaseQuotas, defaultLimits } from './quotas.js';
+import { SECURITY_GROUPS } from './security-group-store.js';
+import { SecurityGroupRuleOperations } from './security-group-rules.js';
+import { SecurityGroupOperations } from './security-groups.js';
 import { SegmentAllocator } from './segments.js';
 import type { NeutronDb } from './store.js';
 import { withTags } from './tags.js';
@@ -23,5 +26,12 @@ export function createNeutronCore(config: Config, db: NeutronDb, availabilityZon
     availabilityZones: availabilityZones ?? new ConfiguredAvailabilityZones(config.tricircle.availability_zones),
     quotas: new DatabaseQuotas(defaultLimits(config)),
   };
-  return { plugin: { networks: withTags(new NetworkOperations(deps), db, NETWORKS) }, deps };
+  return {
+    plugin: {
+      networks: withTags(new NetworkOperations(deps), db, NETWORKS),
+      security_groups: withTags(new SecurityGroupOperations(deps), db, SECURITY_GROUPS),
+      security_group_rules: new SecurityGroupRuleOperations(deps),
+    },
+    deps,
+  };
 }

@@ -4,6 +4,7 @@ import { ApiError } from '../../http/errors.js';
 import { NETWORK } from '../resources/network.js';
 import type { CoreDeps } from './deps.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
+import { ensureDefaultSecurityGroup } from './security-groups.js';
 import type { NetworkType, Segment } from './segments.js';
 import { STANDARD_COLUMNS, bool, fromRow, int, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
 import { loadTags } from './tags.js';
@@ -91,6 +92,8 @@ export class NetworkOperations implements ResourceOperations {
 
   async create(ctx: RequestContext, items: Resource[]): Promise<Resource[]> {
     for (const item of items) await this.deps.availabilityZones.validate(item.availability_zone_hints as string[], 'network');
+    // Neutron creates the project's default security group when it creates a network.
+    for (const project of new Set(items.map((i) => String(i.project_id)))) await ensureDefaultSecurityGroup(this.deps.db, project);
     return this.deps.db.transaction().execute(async (tx) => {
       const ids: string[] = [];
       for (const item of items) ids.push(await this.insert(tx, ctx, item));

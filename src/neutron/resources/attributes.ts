@@ -95,7 +95,8 @@ export function integer(min?: number, max?: number): Validator {
 
 export function oneOf<T>(values: readonly T[]): Validator {
   return (value) => {
-    if (!values.includes(value as T)) throw new InvalidValue(`${quote(value)} is not in ${JSON.stringify(values)}`);
+    // Neutron's validate_values words it "<value> is not in valid_values", the value unquoted.
+    if (!values.includes(value as T)) throw new InvalidValue(`${typeof value === 'string' ? value : JSON.stringify(value)} is not in valid_values`);
     return value;
   };
 }
