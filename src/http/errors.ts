@@ -50,6 +50,22 @@ export const ERROR_CATALOG = {
   SecurityGroupMissingIcmpType: { status: 400, description: 'Neutron: an ICMP code without an ICMP type.' },
   SecurityGroupNotSingleGroupRules: { status: 400, description: 'Neutron: a bulk rule create spanning several groups.' },
   SecurityGroupRulesNotSingleTenant: { status: 400, description: 'Neutron: a bulk rule create spanning several projects.' },
+  // Routers and floating IPs.
+  RouterNotFound: { status: 404, description: 'Neutron: no such router visible to the caller.' },
+  RouterInUse: { status: 409, description: 'Neutron: the router still has interfaces.' },
+  RouterInterfaceNotFound: { status: 404, description: 'Neutron: remove_router_interface names a port that is not an interface of the router.' },
+  RouterInterfaceNotFoundForSubnet: { status: 404, description: 'Neutron: remove_router_interface names a subnet the router has no interface on.' },
+  RouterInterfaceInUseByRoute: { status: 409, description: "Neutron: an extra route's nexthop needs the interface being removed." },
+  RouterInterfaceInUseByFloatingIP: { status: 409, description: 'Neutron: a floating IP is reached through the interface being removed.' },
+  RouterExternalGatewayInUseByFloatingIp: { status: 409, description: "Neutron: floating IPs need the router's gateway on that external network." },
+  InvalidRoutes: { status: 400, description: "Neutron: an extra route's nexthop is not on a subnet of the router, or is the router's own address." },
+  PortInUse: { status: 409, description: 'Neutron: the port already belongs to a device.' },
+  FloatingIPNotFound: { status: 404, description: 'Neutron: no such floating IP visible to the caller.' },
+  ExternalGatewayForFloatingIPNotFound: {
+    status: 404,
+    description: "Neutron: no router has a gateway on the floating IP's network and an interface on the port's subnet.",
+  },
+  FloatingIPPortAlreadyAssociated: { status: 409, description: 'Neutron: the fixed IP already has a floating IP.' },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_CATALOG;
