@@ -157,7 +157,11 @@ for (const engine of await engines()) {
         assert.equal((await api.get('/v2.0/networks?tenant_id=quota-a', project)).body.networks.length, 3, 'and neither was written');
         await api.network({ name: 'q3' }, project);
 
-        await api.put('/v2.0/quotas/quota-a', { quota: { network: -1 } });
+        // check_limit refuses a limit below what is used (-1, unlimited, is never below); force is accepted.
+        const below = await api.put('/v2.0/quotas/quota-a', { quota: { network: 3, check_limit: true } });
+        assert.deepEqual(below.body, error('HTTPBadRequest', 'Quota limit 3 for network must be greater than or equal to already used 4'));
+        assert.equal((await api.put('/v2.0/quotas/quota-a', { quota: { network: 4, check_limit: true } })).status, 200);
+        assert.equal((await api.put('/v2.0/quotas/quota-a', { quota: { network: -1, check_limit: true, force: true } })).status, 200);
         await api.post('/v2.0/networks', { networks: [{ name: 'q4' }, { name: 'q5' }] }, project);
         const details = await api.get('/v2.0/quotas/quota-a/details', project);
         assert.deepEqual(details.body.quota.network, { limit: -1, used: 6, reserved: 0 });
@@ -257,7 +261,7 @@ for (const engine of await engines()) {
 
     it('lists the tag and quota extensions', async () => {
       const aliases = (await api.get('/v2.0/extensions')).body.extensions.map((e: { alias: string }) => e.alias);
-      for (const alias of ['standard-attr-tag', 'quotas', 'quota_details']) assert.ok(aliases.includes(alias), alias);
+      for (const alias of ['standard-attr-tag', 'quotas', 'quota_details', 'quota-check-limit']) assert.ok(aliases.includes(alias), alias);
       assert.equal((await api.get('/v2.0/extensions/standard-attr-tag', ADMIN)).body.extension.alias, 'standard-attr-tag');
     });
   });

@@ -33,6 +33,11 @@ export const EXTENSIONS: Extension[] = [
   { alias: 'quotas', name: 'Quota management support', description: 'Expose functions for quotas management per project' },
   { alias: 'quota_details', name: 'Quota details management support', description: 'Expose functions for quotas usage statistics per project' },
   {
+    alias: 'quota-check-limit',
+    name: 'Quota engine limit check',
+    description: 'Support for checking the resource usage before applying a new quota limit',
+  },
+  {
     alias: 'standard-attr-tag',
     name: 'Tag support for resources with standard attribute',
     description: 'Enables to set tag on resources with standard attribute.',

@@ -25,12 +25,15 @@ function adminOnly(ctx: RequestContext, rule: string): void {
   if (!ctx.isAdmin) throw forbidden(rule);
 }
 
-/** {"quota": {"network": 5, ...}}: known resources, integers from -1 (unlimited) up. */
-export function parseQuotaUpdate(body: unknown, known: string[]): Record<string, number> {
+/**
+ * {"quota": {"network": 5, ...}}: known resources, integers from -1 (unlimited) up, and the
+ * flags python-openstackclient sends: `force` (the default here) and `check_limit`.
+ */
+export function parseQuotaUpdate(body: unknown, known: string[]): { limits: Record<string, number>; checkLimit: boolean } {
   const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
   if (!isObject(body) || !('quota' in body)) throw badRequest("Unable to find 'quota' in request body");
-  const quota = body.quota;
-  if (!isObject(quota)) throw badRequest('Body contains invalid data');
+  if (!isObject(body.quota)) throw badRequest('Body contains invalid data');
+  const { force: _force, check_limit: checkLimit, ...quota } = body.quota;
   const unknown = Object.keys(quota).filter((r) => !known.includes(r));
   if (unknown.length) throw badRequest(`Unrecognized attribute(s) '${unknown.join(', ')}'`);
   const limits: Record<string, number> = {};
@@ -43,7 +46,7 @@ export function parseQuotaUpdate(body: unknown, known: string[]): Record<string,
     if (n > MAX_LIMIT) throw badRequest(`Invalid input for ${resource}. Reason: '${n}' is too large - must be no larger than '${MAX_LIMIT}'.`);
     limits[resource] = n;
   }
-  return limits;
+  return { limits, checkLimit: Boolean(checkLimit) };
 }
 
 export function quotaRoutes(app: FastifyInstance, db: NeutronDb, quotas: Quotas): void {
@@ -67,7 +70,15 @@ export function quotaRoutes(app: FastifyInstance, db: NeutronDb, quotas: Quotas)
     },
     PUT: async (request) => {
       adminOnly(context(request), 'update_quota');
-      const limits = parseQuotaUpdate(request.body, Object.keys(quotas.defaults()));
+      const { limits, checkLimit } = parseQuotaUpdate(request.body, Object.keys(quotas.defaults()));
+      if (checkLimit) {
+        const used = await quotas.usage(db, projectOf(request));
+        for (const [resource, limit] of Object.entries(limits)) {
+          if (limit >= 0 && (used[resource] ?? 0) > limit) {
+            throw badRequest(`Quota limit ${limit} for ${resource} must be greater than or equal to already used ${used[resource]}`);
+          }
+        }
+      }
       await quotas.set(db, projectOf(request), limits);
       return { quota: await quotas.limits(db, projectOf(request)) };
     },
