@@ -90,6 +90,10 @@ for (const engine of await engines()) {
       assert.equal(updated.body.network.mtu, 1400);
       assert.equal(updated.body.network.revision_number, 2);
       assert.equal(updated.body.network.created_at, net.created_at);
+      const empty = await api.put(`/v2.0/networks/${net.id}`, { network: {} });
+      assert.deepEqual(empty.body.network, updated.body.network, 'an empty update changes nothing, revision included');
+      const same = await api.put(`/v2.0/networks/${net.id}`, { network: { name: 'n1b' } });
+      assert.equal(same.body.network.revision_number, 3, 'any other update bumps the revision, as in Neutron');
 
       assert.equal((await api.del(`/v2.0/networks/${net.id}`)).status, 204);
       const gone = await api.get(`/v2.0/networks/${net.id}`);
@@ -97,6 +101,13 @@ for (const engine of await engines()) {
       assert.deepEqual(gone.body, { NeutronError: { type: 'NetworkNotFound', message: `Network ${net.id} could not be found.`, detail: '' } });
       assert.equal((await api.del(`/v2.0/networks/${net.id}`)).status, 404);
       assert.equal((await api.put(`/v2.0/networks/${net.id}`, { network: { name: 'x' } })).status, 404);
+    });
+
+    it('counts every one of concurrent updates in the revision', async () => {
+      const net = await api.network({ name: 'busy' });
+      const replies = await Promise.all(Array.from({ length: 10 }, (_, i) => api.put(`/v2.0/networks/${net.id}`, { network: { name: `busy-${i}` } })));
+      for (const reply of replies) assert.equal(reply.status, 200, reply.text);
+      assert.equal((await api.get(`/v2.0/networks/${net.id}`)).body.network.revision_number, 11);
     });
 
     it('creates in bulk all or nothing', async () => {

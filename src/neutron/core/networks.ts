@@ -149,9 +149,11 @@ export class NetworkOperations implements ResourceOperations {
           throw new ApiError('PolicyNotAuthorized', `(rule:update_network and rule:update_network:${attr}) is disallowed by policy`);
         }
       }
+      // An empty update changes nothing, as in Neutron; any other bumps the revision, in SQL so none is lost.
+      if (Object.keys(changes).length === 0) return current;
       await tx
         .updateTable('networks')
-        .set({ ...toRow(NETWORKS, changes), updated_at: nowIso(), revision_number: Number(current.revision_number) + 1 })
+        .set((eb) => ({ ...toRow(NETWORKS, changes), updated_at: nowIso(), revision_number: eb('revision_number', '+', 1) }))
         .where('id', '=', id)
         .execute();
       return this.find(tx, ctx, id);
