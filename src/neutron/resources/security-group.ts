@@ -1,5 +1,5 @@
 import { ApiError } from '../../http/errors.js';
-import { ID, OWNER, STANDARD, boolean, oneOf, orNull, string, InvalidValue, type ResourceDef, type Validator } from './attributes.js';
+import { ID, OWNER, STANDARD, boolean, oneOf, orNull, string, type ResourceDef, type Validator } from './attributes.js';
 import { parsePrefix } from './ip-prefix.js';
 
 // Security groups and their rules (the security-group and stateful-security-group
@@ -86,18 +86,6 @@ const nameNotDefault: Validator = (value) => {
   return name;
 };
 
-/** Neutron's convert_to_boolean fails as InvalidInput, not as a validation message. */
-function converted(validate: Validator): Validator {
-  return (value) => {
-    try {
-      return validate(value);
-    } catch (err) {
-      if (err instanceof InvalidValue) throw new ApiError('InvalidInput', `Invalid input for operation: ${err.message}.`);
-      throw err;
-    }
-  };
-}
-
 /** Filters go through Neutron's converters but not its validators: these compare as given. */
 const asText = (text: string) => text;
 
@@ -112,10 +100,10 @@ export const SECURITY_GROUP: ResourceDef = {
   notFoundMessage: (id) => `Security group ${id} does not exist`,
   attributes: {
     ...ID,
-    name: { post: true, put: true, default: '', validate: nameNotDefault, parseFilter: asText, sort: true },
+    name: { post: true, put: true, default: '', validate: nameNotDefault, parseFilter: asText, sort: true, type: 'string' },
     ...OWNER,
-    stateful: { post: true, put: true, default: true, validate: converted(boolean), filter: false },
-    security_group_rules: { filter: false },
+    stateful: { post: true, put: true, default: true, validate: boolean, filter: false, type: 'boolean' },
+    security_group_rules: { filter: false, type: 'array' },
     ...STANDARD,
   },
 };
@@ -129,16 +117,16 @@ export const SECURITY_GROUP_RULE: ResourceDef = {
   notFoundMessage: (id) => `Security group rule ${id} does not exist`,
   attributes: {
     ...ID,
-    security_group_id: { post: true, validate: string(36), sort: true },
-    remote_group_id: { post: true, default: null, validate: optionalId, parseFilter: asText, sort: true },
-    direction: { post: true, validate: oneOf(['ingress', 'egress']), parseFilter: asText, sort: true },
-    protocol: { post: true, default: null, validate: protocol, sort: true },
-    port_range_min: { post: true, default: null, validate: port, sort: true },
-    port_range_max: { post: true, default: null, validate: port, sort: true },
-    ethertype: { post: true, default: 'IPv4', validate: ethertype, sort: true },
-    remote_ip_prefix: { post: true, default: null, validate: ipPrefix, sort: true },
+    security_group_id: { post: true, validate: string(36), sort: true, type: 'string' },
+    remote_group_id: { post: true, default: null, validate: optionalId, parseFilter: asText, sort: true, type: 'string' },
+    direction: { post: true, validate: oneOf(['ingress', 'egress']), parseFilter: asText, sort: true, type: 'string' },
+    protocol: { post: true, default: null, validate: protocol, sort: true, type: 'string' },
+    port_range_min: { post: true, default: null, validate: port, sort: true, type: 'integer' },
+    port_range_max: { post: true, default: null, validate: port, sort: true, type: 'integer' },
+    ethertype: { post: true, default: 'IPv4', validate: ethertype, sort: true, type: 'string' },
+    remote_ip_prefix: { post: true, default: null, validate: ipPrefix, sort: true, type: 'string' },
     ...OWNER,
     ...STANDARD,
-    normalized_cidr: { sort: true, parseFilter: asText },
+    normalized_cidr: { sort: true, parseFilter: asText, type: 'string' },
   },
 };
