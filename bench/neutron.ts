@@ -60,6 +60,15 @@ Our server only:
   --cpu-prof           run the server under node --cpu-prof and print where its time went
 
   --out DIR            where the JSON results go (default ${join(tmpdir(), 'tricircle-bench')})
+
+Examples:
+  npm run bench -- neutron                                   full run, SQLite then PostgreSQL (~4 min each)
+  npm run bench -- neutron --engines sqlite --ports 2000 --fill 5000 --block 1000 --rounds 1 --duration 2
+                                                             a quick look (~30 s)
+  OS_TOKEN=$(openstack token issue -f value -c id) npm run bench -- neutron --url http://127.0.0.1:9696 \\
+      --ports 1000 --fill 1000 --block 250 --rounds 1 --duration 10
+                                                             a slow shared Neutron: few ports, long runs
+                                                             (its 16-client operations can take seconds)
 `;
 
 const SCENARIO_NAMES = ['list', 'port-create', 'net-subnet', 'fill'] as const;
@@ -192,6 +201,8 @@ interface Target {
   prefix: string;
   /** Networks this run created (deleted at the end on a --url endpoint). */
   networks: string[];
+  /** Called as each phase begins (list, creates, fill): with --cpu-prof, restarts our server so that each phase has its own profile. */
+  onPhase?: (phase: string) => Promise<void>;
 }
 
 interface Cell {
@@ -232,6 +243,8 @@ interface FillResult {
   blocks: FillBlock[];
   /** Last block's p50 over the median p50 of the first half of the blocks. */
   growth: number;
+  /** The same ratio for the server's CPU time per create (our server only): steadier on a busy machine. */
+  cpuGrowth: number;
   ports: number;
   distinctAddresses: number;
 }
@@ -335,6 +348,7 @@ async function listScenario(target: Target, opts: Options): Promise<{ cells: Cel
   await seedPorts(target, network.id, opts.ports, opts, 2, 'list seeding');
   const seedSeconds = (performance.now() - t0) / 1000;
   const present = (await target.client.listAll('ports', { fields: 'id' })).length;
+  await target.onPhase?.('list');
   progress(`[${target.name}] list: seeded in ${fmt(seedSeconds, 1)} s (${fmt(opts.ports / seedSeconds)} ports/s); ${fmt(present)} ports visible`);
 
   const path = '/v2.0/ports?limit=1000';
@@ -492,14 +506,21 @@ async function fillScenario(target: Target, opts: Options): Promise<FillResult> 
   const addresses = new Set(ports.flatMap((p) => (p.fixed_ips as Array<{ ip_address: string }>).map((f) => f.ip_address)));
   const errors = blocks.reduce((n, b) => n + b.timed.errors, 0);
   if (ports.length !== opts.fill - errors) progress(`[${target.name}] fill: ${ports.length} ports on the network, expected ${opts.fill - errors}`);
-  return { mode: opts.fillMode, clients: opts.fillClients, blocks, growth: growthOf(blocks), ports: ports.length, distinctAddresses: addresses.size };
+  return {
+    mode: opts.fillMode,
+    clients: opts.fillClients,
+    blocks,
+    growth: growthOf(blocks.map((b) => b.timed.latencyMs.p50)),
+    cpuGrowth: growthOf(blocks.map((b) => b.timed.serverCpuMicrosPerOp)),
+    ports: ports.length,
+    distinctAddresses: addresses.size,
+  };
 }
 
-/** Last block's p50 over the median p50 of the first half of the blocks (warm-up in block 1 then weighs less). */
-function growthOf(blocks: FillBlock[]): number {
-  if (blocks.length < 2) return NaN;
-  const p50s = blocks.map((b) => b.timed.latencyMs.p50);
-  return p50s[p50s.length - 1]! / median(p50s.slice(0, Math.max(1, Math.floor(p50s.length / 2))));
+/** The last block's figure over the median of the first half of the blocks (warm-up in block 1 then weighs less). */
+function growthOf(perBlock: number[]): number {
+  if (perBlock.length < 2) return NaN;
+  return perBlock[perBlock.length - 1]! / median(perBlock.slice(0, Math.max(1, Math.floor(perBlock.length / 2))));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,7 +561,8 @@ function verdicts(target: Target, cells: Cell[], list: { present: number } | und
       detail:
         (Number.isNaN(fill.growth)
           ? 'one block only; use more ports than --block'
-          : `last block p50 is ${fmt(fill.growth, 2)}x the first half's (need <= ${TARGET.fill.maxGrowth}x)`) +
+          : `last block p50 is ${fmt(fill.growth, 2)}x the first half's (need <= ${TARGET.fill.maxGrowth}x)` +
+            (Number.isNaN(fill.cpuGrowth) ? '' : `; server CPU per create ${fmt(fill.cpuGrowth, 2)}x`)) +
         ` after ${fmt(fill.ports)} allocations; ${fmt(fill.distinctAddresses)} distinct addresses on ${fmt(fill.ports)} ports` +
         (fill.ports < TARGET.fill.ports ? ` (the target is about ${fmt(TARGET.fill.ports)})` : '') +
         reference,
@@ -620,7 +642,9 @@ function report(
           { header: 'max ms' },
           { header: 'errors' },
           { header: 'srv ms' },
+          { header: 'srv cpu%' },
           { header: 'srv cpu us/op' },
+          { header: 'other cpu%' },
         ],
         fill.blocks.map((b) => [
           String(b.block),
@@ -635,7 +659,9 @@ function report(
           fmt(b.timed.latencyMs.max, 1),
           fmt(b.timed.errors),
           fmt(b.timed.serverMeanMs, 2),
+          fmt(b.timed.serverCpuPercent),
           fmt(b.timed.serverCpuMicrosPerOp),
+          fmt(b.timed.otherCpuPercent),
         ]),
       ),
       `addresses: ${fmt(fill.distinctAddresses)} distinct on ${fmt(fill.ports)} ports of the fill network`,
@@ -668,8 +694,14 @@ async function benchTarget(target: Target, opts: Options): Promise<object> {
     listResult = await listScenario(target, opts);
     cells = [...listResult.cells];
   }
-  if (opts.scenarios.includes('port-create') || opts.scenarios.includes('net-subnet')) cells = [...cells, ...(await createScenarios(target, opts))];
-  if (opts.scenarios.includes('fill')) fill = await fillScenario(target, opts);
+  if (opts.scenarios.includes('port-create') || opts.scenarios.includes('net-subnet')) {
+    await target.onPhase?.('creates');
+    cells = [...cells, ...(await createScenarios(target, opts))];
+  }
+  if (opts.scenarios.includes('fill')) {
+    await target.onPhase?.('fill');
+    fill = await fillScenario(target, opts);
+  }
 
   process.stdout.write(`\n${report(target, cells, fill, listResult, opts)}\n\n`);
   const results = verdicts(target, cells, listResult, fill);
@@ -724,34 +756,51 @@ async function benchOurServer(engine: EngineName, opts: Options): Promise<void> 
     // An embedded SQLite database migrates itself; a PostgreSQL one is brought up to date first.
     if (engine !== 'sqlite') await runTricircle(['db', 'sync'], env);
 
-    const profileDir = join(opts.out, `neutron-${engine}-profile`);
-    if (opts.cpuProf) {
-      rmSync(profileDir, { recursive: true, force: true });
-      mkdirSync(profileDir, { recursive: true });
-    }
-    const server = await startServer(
-      {
-        args: ['neutron-server'],
-        env,
-        bindSection: 'NEUTRON',
-        logFile: join(workDir, 'server.log'),
-        nodeFlags: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
-      },
-      cleanup,
-    );
-    progress(`[${engine}] neutron-server pid ${server.pid} at ${server.url}`);
+    // With --cpu-prof the server is restarted (same database) at each phase, so that each
+    // profile shows one kind of work: seeding, the list reads, the creates, the fill.
+    const profileRoot = join(opts.out, `neutron-${engine}-profile`);
+    if (opts.cpuProf) rmSync(profileRoot, { recursive: true, force: true });
+    const phases: string[] = [];
+    const start = async (phase: string) => {
+      const profileDir = join(profileRoot, `${phases.length + 1}-${phase}`);
+      if (opts.cpuProf) mkdirSync(profileDir, { recursive: true });
+      phases.push(phase);
+      const server = await startServer(
+        {
+          args: ['neutron-server'],
+          env,
+          bindSection: 'NEUTRON',
+          logFile: join(workDir, 'server.log'),
+          nodeFlags: opts.cpuProf ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+        },
+        cleanup,
+      );
+      progress(`[${engine}] neutron-server pid ${server.pid} at ${server.url}${opts.cpuProf ? ` (profiling phase '${phase}')` : ''}`);
+      return server;
+    };
+    const first = opts.scenarios[0]!;
+    const server = await start(first === 'list' ? 'list-seeding' : first === 'fill' ? 'fill' : 'creates');
     const client = new NeutronClient(server.url);
     await probe(client, opts);
     const target: Target = { name: engine, engine, client, server, prefix: `bench-${randomBytes(3).toString('hex')}`, networks: [] };
+    if (opts.cpuProf) {
+      target.onPhase = async (phase) => {
+        if (phases[phases.length - 1] === phase) return;
+        await target.server!.stop();
+        target.server = await start(phase);
+        target.client = new NeutronClient(target.server.url);
+      };
+    }
     const data = await benchTarget(target, opts);
-    await server.stop();
+    await target.server!.stop();
     writeJson(opts, engine, data);
     if (opts.cpuProf) {
-      const profile = readdirSync(profileDir).find((f) => f.endsWith('.cpuprofile'));
-      if (!profile) throw new Error(`the server wrote no .cpuprofile in ${profileDir}`);
-      process.stdout.write(
-        `\nServer CPU profile, whole run (${join(profileDir, profile)}):\n${formatProfile(summarizeProfile(join(profileDir, profile)), 25)}\n`,
-      );
+      for (const [i, phase] of phases.entries()) {
+        const dir = join(profileRoot, `${i + 1}-${phase}`);
+        const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        if (!profile) throw new Error(`the server wrote no .cpuprofile in ${dir}`);
+        process.stdout.write(`\nServer CPU profile, phase '${phase}' (${join(dir, profile)}):\n${formatProfile(summarizeProfile(join(dir, profile)), 20)}\n`);
+      }
     }
   });
 }
