@@ -1,4 +1,5 @@
 import type { Config } from '../../config/index.js';
+import { createAddressingOperations } from './addressing.js';
 import { ConfiguredAvailabilityZones } from './availability-zones.js';
 import type { AvailabilityZones, CoreDeps } from './deps.js';
 import { NETWORKS, NetworkOperations } from './networks.js';
@@ -29,6 +30,7 @@ export function createNeutronCore(config: Config, db: NeutronDb, availabilityZon
   return {
     plugin: {
       networks: withTags(new NetworkOperations(deps), db, NETWORKS),
+      ...createAddressingOperations(config, deps),
       security_groups: withTags(new SecurityGroupOperations(deps), db, SECURITY_GROUPS),
       security_group_rules: new SecurityGroupRuleOperations(deps),
     },

@@ -1,8 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../auth/index.js';
+import { isForeignKeyViolation } from '../../db/index.js';
 import { ApiError } from '../../http/errors.js';
 import { NETWORK } from '../resources/network.js';
 import type { CoreDeps } from './deps.js';
+import { clearNetwork, networkInUse } from './network-ports.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 import type { NetworkType, Segment } from './segments.js';
@@ -161,18 +163,21 @@ export class NetworkOperations implements ResourceOperations {
   }
 
   async delete(ctx: RequestContext, id: string): Promise<void> {
-    await this.deps.db.transaction().execute(async (tx) => {
-      const current = await this.find(tx, ctx, id);
-      if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', 'rule:delete_network is disallowed by policy');
-      const ports = await tx.selectFrom('ports').select('id').where('network_id', '=', id).limit(1).execute();
-      if (ports.length) {
-        throw new ApiError('NetworkInUse', `Unable to complete operation on network ${id}. There are one or more ports still in use on the network.`);
-      }
-      await tx.deleteFrom('subnets').where('network_id', '=', id).execute();
-      await this.deps.segments.release(tx, id);
-      // The row before its tags: a concurrent tag change locks the row first too, so neither waits on the other's tags.
-      await tx.deleteFrom('networks').where('id', '=', id).execute();
-      await tx.deleteFrom('tags').where('resource_type', '=', 'networks').where('resource_id', '=', id).execute();
-    });
+    await this.deps.db
+      .transaction()
+      .execute(async (tx) => {
+        const current = await this.find(tx, ctx, id);
+        if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw new ApiError('PolicyNotAuthorized', 'rule:delete_network is disallowed by policy');
+        // Service ports and subnets go along; any other port refuses with NetworkInUse.
+        await clearNetwork(tx, id);
+        await this.deps.segments.release(tx, id);
+        // The row before its tags: a concurrent tag change locks the row first too, so neither waits on the other's tags.
+        await tx.deleteFrom('networks').where('id', '=', id).execute();
+        await tx.deleteFrom('tags').where('resource_type', '=', 'networks').where('resource_id', '=', id).execute();
+      })
+      .catch((err) => {
+        // A port created while the network was being deleted keeps it.
+        throw isForeignKeyViolation(err) ? networkInUse(id, []) : err;
+      });
   }
 }

@@ -1,0 +1,28 @@
+import type { Transaction } from 'kysely';
+import type { NeutronDb } from './store.js';
+
+// Write transactions of the addressing resources (subnets, pools, ports). READ COMMITTED,
+// so every statement sees what other servers committed before it (PostgreSQL's default;
+// MariaDB would otherwise keep the transaction's first snapshot and a compare-and-set
+// retry could never see the row it lost to). A deadlock or serialization failure between
+// servers re-runs the whole transaction: it is a lost race, not the client's fault.
+
+const RETRYABLE = new Set(['40P01', '40001', 'ER_LOCK_DEADLOCK', 'SQLITE_BUSY_SNAPSHOT']);
+const ATTEMPTS = 5;
+
+function retryable(err: unknown): boolean {
+  const e = err as { code?: string; errno?: number };
+  return (e?.code !== undefined && RETRYABLE.has(e.code)) || e?.errno === 1213;
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export async function writeTransaction<T>(db: NeutronDb, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await db.transaction().setIsolationLevel('read committed').execute(fn);
+    } catch (err) {
+      if (attempt >= ATTEMPTS || !retryable(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+    }
+  }
+}
