@@ -1,5 +1,6 @@
 import { fromKey, parseIp, subtractRanges, toKey, type Range } from './ip.js';
-import { insertOrConflict, type Executor } from './store.js';
+import type { Executor } from './store.js';
+import { insertUnlessTaken } from './transactions.js';
 
 // IP address management over two tables. `ip_allocations` (key: network + address) is the
 // ground truth of what is used; `ip_availability_ranges` holds each subnet's free ranges,
@@ -86,9 +87,7 @@ export class Ipam {
   }
 
   private record(db: Executor, subnet: IpamSubnet, address: string, portId: string): Promise<boolean> {
-    return insertOrConflict(db, () =>
-      db.insertInto('ip_allocations').values({ network_id: subnet.network_id, ip_address: address, subnet_id: subnet.id, port_id: portId }).execute(),
-    );
+    return insertUnlessTaken(db, 'ip_allocations', { network_id: subnet.network_id, ip_address: address, subnet_id: subnet.id, port_id: portId });
   }
 
   /** The lowest free address of the subnet's pools, now held by the port; null when none is left. */
@@ -167,12 +166,7 @@ export class Ipam {
         continue;
       }
       // A lost race here means the address is free already.
-      await insertOrConflict(db, () =>
-        db
-          .insertInto(RANGES)
-          .values({ subnet_id: subnet.id, first_ip: toKey(v), last_ip: toKey(v) })
-          .execute(),
-      );
+      await insertUnlessTaken(db, RANGES, { subnet_id: subnet.id, first_ip: toKey(v), last_ip: toKey(v) });
       return;
     }
   }

@@ -75,8 +75,8 @@ export async function checkSecurityGroups(db: Executor, projectId: string, ids: 
   if (missing) throw new ApiError('SecurityGroupNotFound', `Security group ${missing} does not exist`);
 }
 
-export async function setSecurityGroups(db: Executor, portId: string, ids: string[]): Promise<void> {
-  await db.deleteFrom('port_security_groups').where('port_id', '=', portId).execute();
+export async function setSecurityGroups(db: Executor, portId: string, ids: string[], replace = true): Promise<void> {
+  if (replace) await db.deleteFrom('port_security_groups').where('port_id', '=', portId).execute();
   if (ids.length) {
     await db
       .insertInto('port_security_groups')

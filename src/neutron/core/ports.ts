@@ -18,10 +18,10 @@ import {
   type DefaultSecurityGroup,
 } from './port-settings.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
-import { STANDARD_COLUMNS, bool, fromRow, insertOrConflict, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import { STANDARD_COLUMNS, bool, fromRow, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
 import { visibleNetwork } from './subnets.js';
 import { loadTags } from './tags.js';
-import { writeTransaction } from './transactions.js';
+import { insertUnlessTaken, writeTransaction } from './transactions.js';
 
 export const PORTS: TableSpec = {
   table: 'ports',
@@ -144,20 +144,25 @@ export class PortOperations implements ResourceOperations {
   }
 
   async create(ctx: RequestContext, items: Resource[]): Promise<Resource[]> {
-    return writeTransaction(this.deps.db, async (tx) => {
-      const ids: string[] = [];
-      for (const item of items) ids.push(await this.insert(tx, ctx, item));
+    const ids = await writeTransaction(this.deps.db, async (tx) => {
+      const created: Array<{ id: string; assign: () => Promise<void> }> = [];
+      for (const item of items) created.push(await this.insert(tx, ctx, item));
       await this.deps.quotas.check(
         tx,
         items.map((i) => String(i.project_id)),
         'port',
       );
-      const loaded = await this.load(tx, await tx.selectFrom('ports').selectAll().where('id', 'in', ids).execute());
-      return ids.map((id) => loaded.find((p) => p.id === id)!);
+      // Addresses last: a subnet's lowest free range is the one row every create wants, so
+      // its lock is taken as late, and held as briefly, as the transaction allows.
+      for (const port of created) await port.assign();
+      return created.map((c) => c.id);
     });
+    const loaded = await this.load(this.deps.db, await this.deps.db.selectFrom('ports').selectAll().where('id', 'in', ids).execute());
+    return ids.map((id) => loaded.find((p) => p.id === id) ?? { id });
   }
 
-  private async insert(tx: Executor, ctx: RequestContext, item: Resource): Promise<string> {
+  /** Writes the port; its addresses are for the caller to assign (`assign`) at the end of the transaction. */
+  private async insert(tx: Executor, ctx: RequestContext, item: Resource): Promise<{ id: string; assign: () => Promise<void> }> {
     const network = await visibleNetwork(tx, ctx, item.network_id as string);
     const networkOwner = ctx.isAdmin || network.project_id === ctx.projectId;
     if (!networkOwner) {
@@ -201,10 +206,10 @@ export class PortOperations implements ResourceOperations {
         .where('id', '=', id)
         .execute();
     }
+    await setSecurityGroups(tx, id, groups, false);
     const port = { id, network_id: record.network_id as string, mac_address: mac, device_owner: record.device_owner as string };
-    await this.addresses.assign(tx, port, item.fixed_ips as AddressRequest[] | undefined, await this.addresses.subnets(tx, port.network_id));
-    await setSecurityGroups(tx, id, groups);
-    return id;
+    const subnets = await this.addresses.subnets(tx, port.network_id);
+    return { id, assign: () => this.addresses.assign(tx, port, item.fixed_ips as AddressRequest[] | undefined, subnets) };
   }
 
   /** Inserts the port with the MAC asked for (MacAddressInUse if taken) or a random one (another on a clash). */
@@ -212,7 +217,7 @@ export class PortOperations implements ResourceOperations {
     for (let i = 0; i < MAC_TRIES; i++) {
       const mac = requested ?? this.randomMac();
       const row = toRow(PORTS, { ...record, mac_address: mac, allowed_address_pairs: [] });
-      if (await insertOrConflict(tx, () => tx.insertInto('ports').values(row).execute())) return mac;
+      if (await insertUnlessTaken(tx, 'ports', row)) return mac;
       if (requested) throw macInUse(record.network_id as string, mac);
     }
     throw new ApiError('MacAddressGenerationFailure', `Unable to generate unique mac on network ${record.network_id}.`);

@@ -1,5 +1,6 @@
-import type { Transaction } from 'kysely';
-import type { NeutronDb } from './store.js';
+import { MysqlAdapter, type Transaction } from 'kysely';
+import { isUniqueViolation } from '../../db/index.js';
+import type { Executor, NeutronDb } from './store.js';
 
 // Write transactions of the addressing resources (subnets, pools, ports). READ COMMITTED,
 // so every statement sees what other servers committed before it (PostgreSQL's default;
@@ -24,5 +25,29 @@ export async function writeTransaction<T>(db: NeutronDb, fn: (tx: Transaction<an
       if (attempt >= ATTEMPTS || !retryable(err)) throw err;
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
     }
+  }
+}
+
+/**
+ * Inserts a row unless one of its unique keys is taken; true when it went in. One statement,
+ * no savepoint: PostgreSQL and SQLite skip the row (ON CONFLICT DO NOTHING), and MariaDB
+ * rolls back only the failed statement, never the transaction. Hot paths (a port's MAC and
+ * addresses) save the two savepoint round trips insertOrConflict costs.
+ */
+export async function insertUnlessTaken(db: Executor, table: string, row: Record<string, unknown>): Promise<boolean> {
+  if (!(db.getExecutor().adapter instanceof MysqlAdapter)) {
+    const result = await db
+      .insertInto(table)
+      .values(row)
+      .onConflict((oc) => oc.doNothing())
+      .executeTakeFirst();
+    return Number(result.numInsertedOrUpdatedRows ?? 0n) > 0;
+  }
+  try {
+    await db.insertInto(table).values(row).execute();
+    return true;
+  } catch (err) {
+    if (isUniqueViolation(err)) return false;
+    throw err;
   }
 }
