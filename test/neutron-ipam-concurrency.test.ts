@@ -85,6 +85,21 @@ for (const engine of await engines()) {
       assert.ok(mac.every((r) => r.status === 201 || r.body.NeutronError.type === 'MacAddressInUse'));
     });
 
+    it('applies concurrent updates of one port and one subnet one after the other', async () => {
+      const net = await clients[0]!.network();
+      const subnet = (await clients[0]!.post('/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, cidr: '10.2.0.0/24' } })).body.subnet;
+      const port = (await clients[0]!.post('/v2.0/ports', { port: { network_id: net.id } })).body.port;
+      const updates = await Promise.all(
+        Array.from({ length: 10 }, (_, i) => [
+          any(i).put(`/v2.0/ports/${port.id}`, { port: { name: `p${i}` } }),
+          any(i + 1).put(`/v2.0/subnets/${subnet.id}`, { subnet: { name: `s${i}` } }),
+        ]).flat(),
+      );
+      assert.ok(updates.every((u) => u.status === 200));
+      assert.equal((await clients[0]!.get(`/v2.0/ports/${port.id}`)).body.port.revision_number, port.revision_number + 10);
+      assert.equal((await clients[0]!.get(`/v2.0/subnets/${subnet.id}`)).body.subnet.revision_number, subnet.revision_number + 10);
+    });
+
     it('gives concurrent subnets from one pool, on two servers, prefixes that do not overlap', async () => {
       const pool = await clients[0]!.post('/v2.0/subnetpools', { subnetpool: { name: 'race', prefixes: ['10.200.0.0/20'], default_prefixlen: 24 } });
       const nets = await Promise.all(Array.from({ length: 20 }, (_, i) => any(i).network()));

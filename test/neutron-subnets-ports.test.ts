@@ -301,6 +301,8 @@ for (const engine of await engines()) {
         assert.deepEqual(await ids('device_id=vm-filter'), [p.id]);
         assert.deepEqual(await ids('device_owner=compute:az1&device_id=vm-filter'), [p.id]);
         assert.ok((await ids(`network_id=${net.id}`)).includes(p.id));
+        assert.ok((await ids(`security_groups=${p.security_groups[0]}`)).includes(p.id));
+        assert.deepEqual(await ids('fixed_ips=ip_address_substr%3D10.20.0.9&device_id=vm-filter'), [p.id]);
         const bad = await api.get('/v2.0/ports?fixed_ips=10.20.0.90');
         assert.deepEqual(error(bad), [400, 'InvalidInput']);
       });

@@ -19,7 +19,7 @@ import {
 } from './port-settings.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { STANDARD_COLUMNS, bool, fromRow, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
-import { visibleNetwork } from './subnets.js';
+import { lockRow, visibleNetwork } from './subnets.js';
 import { loadTags } from './tags.js';
 import { insertUnlessTaken, writeTransaction } from './transactions.js';
 
@@ -234,7 +234,10 @@ export class PortOperations implements ResourceOperations {
 
   async update(ctx: RequestContext, id: string, changes: Resource): Promise<Resource> {
     return writeTransaction(this.deps.db, async (tx) => {
+      // Locked before it is read, so concurrent updates apply one after the other.
+      await lockRow(tx, 'ports', id);
       const { port, networkOwner } = await this.owned(tx, ctx, id, 'update_port');
+      if (Object.keys(changes).length === 0) return port;
       if (!networkOwner) {
         if ('device_owner' in changes && isTrusted(changes.device_owner as string)) throw forbidden('update_port:device_owner');
         if ('mac_address' in changes) throw forbidden('update_port:mac_address');
@@ -275,7 +278,7 @@ export class PortOperations implements ResourceOperations {
       try {
         await tx
           .updateTable('ports')
-          .set({ ...toRow(PORTS, columns), updated_at: nowIso(), revision_number: Number(port.revision_number) + 1 })
+          .set((eb) => ({ ...toRow(PORTS, columns), updated_at: nowIso(), revision_number: eb('revision_number', '+', 1) }))
           .where('id', '=', id)
           .execute();
       } catch (err) {

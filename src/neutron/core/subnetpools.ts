@@ -156,6 +156,7 @@ export class SubnetPoolOperations implements ResourceOperations {
       await this.lock(tx, id);
       const current = await this.find(tx, ctx, id);
       if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw forbidden('update_subnetpool');
+      if (Object.keys(changes).length === 0) return current;
       if ('is_default' in changes && changes.is_default !== current.is_default && !ctx.isAdmin) throw forbidden('update_subnetpool:is_default');
       if (changes.prefixes) {
         const next = (changes.prefixes as string[]).map((p) => parseCidr(p)!);
@@ -170,7 +171,7 @@ export class SubnetPoolOperations implements ResourceOperations {
       const changed = Object.fromEntries(Object.entries(stored).filter(([k]) => k in changes || k === 'prefixes'));
       await tx
         .updateTable('subnetpools')
-        .set({ ...toRow(SUBNETPOOLS, changed), updated_at: nowIso(), revision_number: Number(current.revision_number) + 1 })
+        .set((eb) => ({ ...toRow(SUBNETPOOLS, changed), updated_at: nowIso(), revision_number: eb('revision_number', '+', 1) }))
         .where('id', '=', id)
         .execute();
       return this.find(tx, ctx, id);
@@ -190,8 +191,13 @@ export class SubnetPoolOperations implements ResourceOperations {
   }
 
   /** Takes the pool's row lock for the rest of the transaction (a write that changes nothing). */
-  async lock(tx: Executor, id: string): Promise<void> {
-    await tx.updateTable('subnetpools').set({ id }).where('id', '=', id).execute();
+  async lock(tx: Executor, id: string): Promise<boolean> {
+    const result = await tx
+      .updateTable('subnetpools')
+      .set((eb) => ({ revision_number: eb.ref('revision_number') }))
+      .where('id', '=', id)
+      .executeTakeFirst();
+    return Number(result.numUpdatedRows) > 0;
   }
 
   /**

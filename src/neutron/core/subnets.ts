@@ -138,7 +138,7 @@ export class SubnetOperations implements ResourceOperations {
     }
     if (id === null) return null;
     // The lock comes before reading the pool's subnets, so concurrent creates take turns.
-    if (!(await lockRow(tx, 'subnetpools', id))) throw subnetpoolNotFound(id);
+    if (!(await this.pools.lock(tx, id))) throw subnetpoolNotFound(id);
     return this.pools.find(tx, ctx, id);
   }
 
@@ -222,9 +222,11 @@ export class SubnetOperations implements ResourceOperations {
 
   async update(ctx: RequestContext, id: string, changes: Resource): Promise<Resource> {
     return writeTransaction(this.deps.db, async (tx) => {
+      // Locked before it is read, so concurrent updates apply one after the other.
+      await lockRow(tx, 'subnets', id);
       const current = await this.find(tx, ctx, id);
       if (!ctx.isAdmin && current.project_id !== ctx.projectId) throw forbidden('update_subnet');
-      await lockRow(tx, 'subnets', id);
+      if (Object.keys(changes).length === 0) return current;
       const next = { ...current, ...changes };
       validateSubnet({ ...changes, id, ip_version: current.ip_version, cidr: current.cidr }, current);
       if (changes.allocation_pools !== undefined) changes.allocation_pools = checkPools(changes.allocation_pools as Pool[], current.cidr as string);
@@ -235,7 +237,7 @@ export class SubnetOperations implements ResourceOperations {
       if ('gateway_ip' in changes && gateway !== current.gateway_ip && current.gateway_ip) await this.checkGatewayFree(tx, current);
       await tx
         .updateTable('subnets')
-        .set({ ...toRow(SUBNETS, changes), updated_at: nowIso(), revision_number: Number(current.revision_number) + 1 })
+        .set((eb) => ({ ...toRow(SUBNETS, changes), updated_at: nowIso(), revision_number: eb('revision_number', '+', 1) }))
         .where('id', '=', id)
         .execute();
       if (changes.allocation_pools !== undefined) await this.ipam.rebuild(tx, ipamSubnet({ ...current, allocation_pools: changes.allocation_pools }));

@@ -50,7 +50,7 @@ export const PORT: ResourceDef = {
     device_id: { post: true, put: true, default: '', validate: string(255), sort: true },
     device_owner: { post: true, put: true, default: '', validate: string(255), sort: true },
     status: { sort: true },
-    security_groups: { post: true, put: true, default: undefined, validate: uuidList },
+    security_groups: { post: true, put: true, default: undefined, validate: uuidList, parseFilter: (t) => uuid(t) },
     port_security_enabled: { post: true, put: true, default: undefined, validate: boolean },
     allowed_address_pairs: { post: true, put: true, default: undefined, validate: allowedAddressPairs, filter: false },
     extra_dhcp_opts: { post: true, put: true, default: undefined, validate: extraDhcpOpts, filter: false },
