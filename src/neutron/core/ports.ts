@@ -19,6 +19,7 @@ import {
 } from './port-settings.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { STANDARD_COLUMNS, bool, fromRow, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import { networkNotFound } from './networks.js';
 import { lockRow, visibleNetwork } from './subnets.js';
 import { loadTags } from './tags.js';
 import { insertUnlessTaken, writeTransaction } from './transactions.js';
@@ -171,6 +172,10 @@ export class PortOperations implements ResourceOperations {
       if (item.mac_address !== undefined) throw forbidden('create_port:mac_address');
       if ((item.fixed_ips as AddressRequest[] | undefined)?.some((f) => f.ip_address)) throw forbidden('create_port:fixed_ips:ip_address');
     }
+    return this.write(tx, item, network);
+  }
+
+  private async write(tx: Executor, item: Resource, network: Record<string, unknown>): Promise<{ id: string; assign: () => Promise<void> }> {
     const security = portSecurityOnCreate(item, network);
     const pairs = item.allowed_address_pairs as Array<{ ip_address: string; mac_address?: string }> | undefined;
     checkPortSecurity(security, pairs, item.security_groups as string[] | undefined);
@@ -210,6 +215,38 @@ export class PortOperations implements ResourceOperations {
     const port = { id, network_id: record.network_id as string, mac_address: mac, device_owner: record.device_owner as string };
     const subnets = await this.addresses.subnets(tx, port.network_id);
     return { id, assign: () => this.addresses.assign(tx, port, item.fixed_ips as AddressRequest[] | undefined, subnets) };
+  }
+
+  /**
+   * A port for a network service (a router's interface or gateway, a floating IP) inside the
+   * caller's transaction: no policy, no security groups (its owner is network:*), Neutron's
+   * default addresses unless `fixed_ips` names them.
+   */
+  async createOwned(
+    tx: Executor,
+    port: { network_id: string; project_id: string; device_id: string; device_owner: string; fixed_ips?: AddressRequest[] },
+  ): Promise<Resource> {
+    const network = await tx.selectFrom('networks').selectAll().where('id', '=', port.network_id).executeTakeFirst();
+    if (!network) throw networkNotFound(port.network_id);
+    const item: Resource = { name: '', description: '', admin_state_up: true, 'binding:vnic_type': 'normal', ...port };
+    const { id, assign } = await this.write(tx, item, network);
+    await assign();
+    return (await this.load(tx, await tx.selectFrom('ports').selectAll().where('id', '=', id).execute()))[0]!;
+  }
+
+  /** Gives an existing port to a device (add_router_interface by port). */
+  async attach(tx: Executor, portId: string, deviceId: string, deviceOwner: string): Promise<void> {
+    await tx
+      .updateTable('ports')
+      .set((eb) => ({
+        device_id: deviceId,
+        device_owner: deviceOwner,
+        status: isTrusted(deviceOwner) ? 'ACTIVE' : 'DOWN',
+        updated_at: nowIso(),
+        revision_number: eb('revision_number', '+', 1),
+      }))
+      .where('id', '=', portId)
+      .execute();
   }
 
   /** Inserts the port with the MAC asked for (MacAddressInUse if taken) or a random one (another on a clash). */
