@@ -1,6 +1,6 @@
 import { ApiError } from '../../http/errors.js';
 import { invalidInput } from '../resources/net-validators.js';
-import { eui64, formatIp, isEui64, parseCidr, parseIp, type IpVersion } from './ip.js';
+import { eui64, formatIp, isEui64, parseCidr, parseIp, toKey, type IpVersion } from './ip.js';
 import { ipamSubnet, type Ipam } from './ipam.js';
 import type { Resource } from './plugin.js';
 import { ROUTER_INTERFACE_OWNERS, ROUTER_SNAT_OWNERS, isAutoAddress, validIpForSubnet } from './subnet-rules.js';
@@ -140,13 +140,15 @@ export class PortAddresses {
       .select(['ip_allocations.port_id', 'ip_allocations.subnet_id', 'ip_allocations.ip_address', 'subnets.ip_version', 'subnets.created_at'])
       .where('ip_allocations.port_id', 'in', portIds)
       .execute();
-    const key = (r: Record<string, unknown>) => [Number(r.ip_version), String(r.created_at), String(r.subnet_id)].join('|');
-    rows.sort((a, b) => key(a).localeCompare(key(b)) || (parseIp(String(a.ip_address))!.value < parseIp(String(b.ip_address))!.value ? -1 : 1));
+    // Grouped first, so only the few addresses of each port are ever sorted.
     for (const r of rows) {
       const list = byPort.get(String(r.port_id)) ?? [];
       list.push({ subnet_id: String(r.subnet_id), ip_address: String(r.ip_address) });
       byPort.set(String(r.port_id), list);
     }
+    const subnetOrder = new Map(rows.map((r) => [String(r.subnet_id), `${r.ip_version}|${r.created_at}|${r.subnet_id}`]));
+    const key = (ip: FixedIp) => `${subnetOrder.get(ip.subnet_id)}|${toKey(parseIp(ip.ip_address)!.value)}`;
+    for (const list of byPort.values()) if (list.length > 1) list.sort((a, b) => (key(a) < key(b) ? -1 : 1));
     return byPort;
   }
 

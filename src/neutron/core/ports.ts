@@ -92,17 +92,11 @@ export class PortOperations implements ResourceOperations {
       db.selectFrom('port_security_groups').select(['port_id', 'security_group_id']).where('port_id', 'in', ids).execute(),
       loadTags(db, 'ports', ids),
     ]);
+    const groupsOf = new Map<string, string[]>();
+    for (const g of groups) groupsOf.set(String(g.port_id), [...(groupsOf.get(String(g.port_id)) ?? []), String(g.security_group_id)]);
     return rows.map((row) => {
       const id = String(row.id);
-      return {
-        ...fromRow(PORTS, row),
-        fixed_ips: ips.get(id) ?? [],
-        security_groups: groups
-          .filter((g) => g.port_id === id)
-          .map((g) => String(g.security_group_id))
-          .sort(),
-        tags: tags.get(id) ?? [],
-      };
+      return { ...fromRow(PORTS, row), fixed_ips: ips.get(id) ?? [], security_groups: (groupsOf.get(id) ?? []).sort(), tags: tags.get(id) ?? [] };
     });
   }
 
