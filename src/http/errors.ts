@@ -100,6 +100,7 @@ export const ERROR_CATALOG = {
   RouterExternalGatewayInUseByFloatingIp: { status: 409, description: "Neutron: floating IPs need the router's gateway on that external network." },
   InvalidRoutes: { status: 400, description: "Neutron: an extra route's nexthop is not on a subnet of the router, or is the router's own address." },
   PortInUse: { status: 409, description: 'Neutron: the port already belongs to a device.' },
+  ServicePortInUse: { status: 409, description: "Neutron: a router's or floating IP's own port, deleted through the ports API." },
   FloatingIPNotFound: { status: 404, description: 'Neutron: no such floating IP visible to the caller.' },
   ExternalGatewayForFloatingIPNotFound: {
     status: 404,

@@ -10,7 +10,7 @@ import { SUBNETS, SubnetOperations } from './subnets.js';
 import { withTags } from './tags.js';
 
 /** Subnet pools, subnets and ports over one IPAM, with the tags API. */
-export function createAddressingOperations(config: Config, deps: CoreDeps): Record<'subnets' | 'subnetpools' | 'ports', ResourceOperations> {
+export function createAddressingOperations(config: Config, deps: CoreDeps): Record<'subnets' | 'subnetpools', ResourceOperations> & { ports: PortOperations } {
   const ipam = new Ipam();
   const pools = new SubnetPoolOperations(deps);
   return {

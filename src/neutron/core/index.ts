@@ -1,6 +1,7 @@
 import type { Config } from '../../config/index.js';
 import { createAddressingOperations } from './addressing.js';
 import { ConfiguredAvailabilityZones } from './availability-zones.js';
+import { l3Operations } from './l3-operations.js';
 import type { AvailabilityZones, CoreDeps } from './deps.js';
 import { NETWORKS, NetworkOperations } from './networks.js';
 import type { NeutronPlugin } from './plugin.js';
@@ -27,10 +28,12 @@ export function createNeutronCore(config: Config, db: NeutronDb, availabilityZon
     availabilityZones: availabilityZones ?? new ConfiguredAvailabilityZones(config.tricircle.availability_zones),
     quotas: new DatabaseQuotas(defaultLimits(config)),
   };
+  const addressing = createAddressingOperations(config, deps);
   return {
     plugin: {
       networks: withTags(new NetworkOperations(deps), db, NETWORKS),
-      ...createAddressingOperations(config, deps),
+      ...addressing,
+      ...l3Operations(deps, addressing.ports),
       security_groups: withTags(new SecurityGroupOperations(deps), db, SECURITY_GROUPS),
       security_group_rules: new SecurityGroupRuleOperations(deps),
     },

@@ -4,6 +4,7 @@ import { isUniqueViolation } from '../../db/index.js';
 import { ApiError } from '../../http/errors.js';
 import { PORT } from '../resources/port.js';
 import type { CoreDeps } from './deps.js';
+import { checkL3PortDeletion, disassociatePort } from './l3.js';
 import { canonicalIp } from './ip.js';
 import { PortAddresses, type AddressRequest, type FixedIp } from './port-addresses.js';
 import {
@@ -328,6 +329,7 @@ export class PortOperations implements ResourceOperations {
   async delete(ctx: RequestContext, id: string): Promise<void> {
     await writeTransaction(this.deps.db, async (tx) => {
       const { port } = await this.owned(tx, ctx, id, 'delete_port');
+      await checkL3PortDeletion(tx, port);
       await this.remove(tx, port);
     });
   }
@@ -341,6 +343,8 @@ export class PortOperations implements ResourceOperations {
       device_owner: port.device_owner as string,
     };
     await this.addresses.release(tx, addressing, port.fixed_ips as FixedIp[], await this.addresses.subnets(tx, addressing.network_id));
+    // Its floating IPs stay allocated, unassociated.
+    await disassociatePort(tx, port.id as string);
     await tx.deleteFrom('ports').where('id', '=', port.id).execute();
     await tx.deleteFrom('tags').where('resource_type', '=', 'ports').where('resource_id', '=', port.id).execute();
   }
