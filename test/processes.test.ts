@@ -80,22 +80,24 @@ describe('the tricircle command', () => {
     const server = await startServer(['up'], env);
     const { hostname, port } = new URL(server.url);
     const body = JSON.stringify({ pod: { region_name: 'CentralRegion' } });
-    // Send the headers and half the body, signal the server, then send the rest.
+    // Send the headers (asking for 100 Continue, so we know the server has the request in
+    // hand) and half the body, signal the server, then send the rest.
     const socket = connect(Number(port), hostname);
     await new Promise((r) => socket.once('connect', r));
-    socket.write(
-      `POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n`,
-    );
-    socket.write(body.slice(0, 10));
     let response = '';
     socket.on('data', (d) => (response += d));
     const closed = new Promise((r) => socket.once('close', r));
-    await new Promise((r) => setTimeout(r, 200));
+    socket.write(
+      `POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
+        'Expect: 100-continue\r\nConnection: close\r\n\r\n',
+    );
+    while (!response.includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
+    socket.write(body.slice(0, 10));
     server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 300));
     socket.write(body.slice(10));
     await closed;
-    assert.match(response, /^HTTP\/1\.1 200 /);
+    assert.match(response, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
     assert.match(response, /"region_name":"CentralRegion"/);
     assert.equal(await server.exited, 0);
     await assert.rejects(fetch(`${server.url}/`), 'no longer listening');
