@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, type EngineName } from './lib/databases.js';
+import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
 import type { Exchange, LoadOptions } from './lib/load.js';
 import { machineSummary } from './lib/machine.js';
 import { measureRun, type MeasuredRun, type RouteRef } from './lib/measure.js';
@@ -201,6 +201,8 @@ interface Target {
   prefix: string;
   /** Networks this run created (deleted at the end on a --url endpoint). */
   networks: string[];
+  /** Lines for the report's heading (e.g. the PostgreSQL settings). */
+  notes?: string[];
   /** Called as each phase begins (list, creates, fill): with --cpu-prof, restarts our server so that each phase has its own profile. */
   onPhase?: (phase: string) => Promise<void>;
 }
@@ -584,6 +586,7 @@ function report(
     (ours ? `Neutron: our neutron-server on ${target.name}` : `Neutron at ${target.name}`) +
       (cells.length ? `; medians of ${opts.rounds} run(s) of ${opts.durationMs / 1000} s after ${opts.warmupMs / 1000} s warm-up` : ''),
   );
+  for (const note of target.notes ?? []) lines.push(note);
   if (listInfo) lines.push(`list: ${fmt(listInfo.present)} ports visible; seeded by bulk create at ${fmt(listInfo.seedRate)} ports/s`);
   if (cells.length) {
     lines.push(
@@ -714,6 +717,7 @@ async function benchTarget(target: Target, opts: Options): Promise<object> {
   return {
     target: target.name,
     ours: target.server !== undefined,
+    notes: target.notes,
     list: listResult ? { present: listResult.present, seedSeconds: listResult.seedSeconds, seedPortsPerSecond: listResult.seedRate } : undefined,
     results: cells,
     fill,
@@ -758,7 +762,8 @@ async function benchOurServer(engine: EngineName, opts: Options): Promise<void> 
 
     // With --cpu-prof the server is restarted (same database) at each phase, so that each
     // profile shows one kind of work: seeding, the list reads, the creates, the fill.
-    const profileRoot = join(opts.out, `neutron-${engine}-profile`);
+    const runId = randomBytes(3).toString('hex');
+    const profileRoot = join(opts.out, `neutron-${engine}-profile-${runId}`);
     if (opts.cpuProf) rmSync(profileRoot, { recursive: true, force: true });
     const phases: string[] = [];
     const start = async (phase: string) => {
@@ -782,7 +787,17 @@ async function benchOurServer(engine: EngineName, opts: Options): Promise<void> 
     const server = await start(first === 'list' ? 'list-seeding' : first === 'fill' ? 'fill' : 'creates');
     const client = new NeutronClient(server.url);
     await probe(client, opts);
-    const target: Target = { name: engine, engine, client, server, prefix: `bench-${randomBytes(3).toString('hex')}`, networks: [] };
+    const target: Target = { name: engine, engine, client, server, prefix: `bench-${runId}`, networks: [] };
+    if (engine === 'postgres') {
+      const pgs = await postgresSettings(opts.pgUrl);
+      target.notes = [
+        `PostgreSQL ${pgs.server_version}: autovacuum ${pgs.autovacuum}, synchronous_commit ${pgs.synchronous_commit}, fsync ${pgs.fsync}, ` +
+          `shared_buffers ${pgs.shared_buffers}, max_connections ${pgs.max_connections}`,
+        ...(pgs.autovacuum === 'off'
+          ? ["  (autovacuum off: rows updated on every create, such as a subnet's free-address range, keep every dead version for the whole run)"]
+          : []),
+      ];
+    }
     if (opts.cpuProf) {
       target.onPhase = async (phase) => {
         if (phases[phases.length - 1] === phase) return;
@@ -797,7 +812,8 @@ async function benchOurServer(engine: EngineName, opts: Options): Promise<void> 
     if (opts.cpuProf) {
       for (const [i, phase] of phases.entries()) {
         const dir = join(profileRoot, `${i + 1}-${phase}`);
-        const profile = readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
+        // CPU.<date>.<time>.<pid>.<thread>.<seq>.cpuprofile: thread 0 is the main thread (tsx's loader thread writes one too).
+        const profile = readdirSync(dir).find((f) => /\.\d+\.0\.\d+\.cpuprofile$/.test(f)) ?? readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
         if (!profile) throw new Error(`the server wrote no .cpuprofile in ${dir}`);
         process.stdout.write(`\nServer CPU profile, phase '${phase}' (${join(dir, profile)}):\n${formatProfile(summarizeProfile(join(dir, profile)), 20)}\n`);
       }

@@ -6,7 +6,7 @@ import { fmt, table } from './stats.js';
 
 interface ProfileNode {
   id: number;
-  callFrame: { functionName: string; url: string; lineNumber: number };
+  callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
   children?: number[];
 }
 
@@ -64,7 +64,8 @@ export function summarizeProfile(path: string): ProfileSummary {
     total += us;
     if (category === '(idle)') idle += us;
     categories.set(category, (categories.get(category) ?? 0) + us);
-    const where = frame.url ? `${frame.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${frame.lineNumber + 1}` : '';
+    // tsx compiles a source file to one line, so the column is what tells its functions apart there.
+    const where = frame.url ? `${frame.url.replace(/^.*\/(node_modules|src|bench)\//, '$1/')}:${frame.lineNumber + 1}:${frame.columnNumber + 1}` : '';
     const key = `${frame.functionName}@${where}`;
     const entry = functions.get(key) ?? { name: frame.functionName || '(anonymous)', where, us: 0 };
     entry.us += us;

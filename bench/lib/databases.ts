@@ -34,11 +34,26 @@ export async function postgresProblem(pgAdminUrl = DEFAULT_PG_ADMIN_URL): Promis
   }
 }
 
-async function adminQuery(url: string, statement: string): Promise<void> {
+/** The server settings that change write figures most, for the report: version, autovacuum, durability, memory. */
+export async function postgresSettings(pgAdminUrl = DEFAULT_PG_ADMIN_URL): Promise<Record<string, string>> {
+  const rows = await adminQuery(
+    pgAdminUrl,
+    `SELECT name, setting, unit FROM pg_settings
+      WHERE name IN ('server_version', 'autovacuum', 'synchronous_commit', 'fsync', 'shared_buffers', 'max_connections')`,
+  );
+  const out: Record<string, string> = {};
+  for (const r of rows) {
+    // shared_buffers comes in 8kB pages.
+    out[r.name] = r.unit === '8kB' ? `${Math.round((Number(r.setting) * 8) / 1024)}MB` : String(r.setting);
+  }
+  return out;
+}
+
+async function adminQuery(url: string, statement: string): Promise<any[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
   await client.connect();
   try {
-    await client.query(statement);
+    return (await client.query(statement)).rows;
   } finally {
     await client.end();
   }
