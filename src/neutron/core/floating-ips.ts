@@ -6,7 +6,7 @@ import type { CoreDeps } from './deps.js';
 import { FLOATINGIP_PORT, ROUTER_GATEWAY, ROUTER_INTERFACE, SERVICE, badRequest, type DevicePorts, type FixedIp } from './l3.js';
 import { networkNotFound } from './networks.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
-import { fromRow, insertOrConflict, int, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import { fromRow, insertOrConflict, int, findVisible, listRows, loadInOrder, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
 import { loadTags } from './tags.js';
 import { writeTransaction } from './transactions.js';
 
@@ -95,9 +95,7 @@ export class FloatingIpOperations implements ResourceOperations {
   }
 
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visible(ctx)(db.selectFrom('floatingips').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw notFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'floatingips', visible(ctx), id, notFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -114,8 +112,7 @@ export class FloatingIpOperations implements ResourceOperations {
         items.map((i) => String(i.project_id)),
         'floatingip',
       );
-      const loaded = await this.load(tx, await tx.selectFrom('floatingips').selectAll().where('id', 'in', ids).execute());
-      return ids.map((id) => loaded.find((f) => f.id === id)!);
+      return loadInOrder(tx, 'floatingips', ids, (d, rows) => this.load(d, rows));
     });
   }
 

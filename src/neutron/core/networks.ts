@@ -8,7 +8,22 @@ import { clearNetwork, networkInUse } from './network-ports.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { ensureDefaultSecurityGroup } from './security-groups.js';
 import type { NetworkType, Segment } from './segments.js';
-import { STANDARD_COLUMNS, bool, fromRow, int, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import {
+  STANDARD_COLUMNS,
+  bool,
+  fromRow,
+  int,
+  json,
+  findVisible,
+  listRows,
+  loadInOrder,
+  nowIso,
+  text,
+  toRow,
+  type Executor,
+  type Query,
+  type TableSpec,
+} from './store.js';
 import { loadTags } from './tags.js';
 
 export const NETWORKS: TableSpec = {
@@ -83,9 +98,7 @@ export class NetworkOperations implements ResourceOperations {
 
   /** The network as the caller may see it, or NetworkNotFound. */
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visibleNetworks(ctx)(db.selectFrom('networks').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw networkNotFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'networks', visibleNetworks(ctx), id, networkNotFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -104,9 +117,7 @@ export class NetworkOperations implements ResourceOperations {
         items.map((i) => String(i.project_id)),
         'network',
       );
-      const rows = await tx.selectFrom('networks').selectAll().where('id', 'in', ids).execute();
-      const loaded = await this.load(tx, rows);
-      return ids.map((id) => loaded.find((r) => r.id === id)!);
+      return loadInOrder(tx, 'networks', ids, (d, rows) => this.load(d, rows));
     });
   }
 

@@ -19,7 +19,21 @@ import {
   type DefaultSecurityGroup,
 } from './port-settings.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
-import { STANDARD_COLUMNS, bool, fromRow, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import {
+  STANDARD_COLUMNS,
+  bool,
+  fromRow,
+  json,
+  findVisible,
+  listRows,
+  loadInOrder,
+  nowIso,
+  text,
+  toRow,
+  type Executor,
+  type Query,
+  type TableSpec,
+} from './store.js';
 import { networkNotFound } from './networks.js';
 import { lockRow, visibleNetwork } from './subnets.js';
 import { loadTags } from './tags.js';
@@ -130,9 +144,7 @@ export class PortOperations implements ResourceOperations {
   }
 
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visiblePorts(db, ctx)(db.selectFrom('ports').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw portNotFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'ports', visiblePorts(db, ctx), id, portNotFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -153,8 +165,7 @@ export class PortOperations implements ResourceOperations {
       for (const port of created) await port.assign();
       return created.map((c) => c.id);
     });
-    const loaded = await this.load(this.deps.db, await this.deps.db.selectFrom('ports').selectAll().where('id', 'in', ids).execute());
-    return ids.map((id) => loaded.find((p) => p.id === id) ?? { id });
+    return loadInOrder(this.deps.db, 'ports', ids, (d, rows) => this.load(d, rows));
   }
 
   /** Writes the port; its addresses are for the caller to assign (`assign`) at the end of the transaction. */

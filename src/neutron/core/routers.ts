@@ -7,7 +7,21 @@ import { ROUTER_GATEWAY, badRequest, forbidden, routerNotFound, type DevicePorts
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { RouterGateways, checkRoutes, routerAddresses } from './router-gateway.js';
 import { RouterInterfaces } from './router-interfaces.js';
-import { STANDARD_COLUMNS, bool, fromRow, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import {
+  STANDARD_COLUMNS,
+  bool,
+  fromRow,
+  json,
+  findVisible,
+  listRows,
+  loadInOrder,
+  nowIso,
+  text,
+  toRow,
+  type Executor,
+  type Query,
+  type TableSpec,
+} from './store.js';
 import { loadTags } from './tags.js';
 import { writeTransaction } from './transactions.js';
 
@@ -107,9 +121,7 @@ export class RouterOperations implements ResourceOperations {
 
   /** The router as the caller may see it, or RouterNotFound. */
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visibleRouters(ctx)(db.selectFrom('routers').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw routerNotFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'routers', visibleRouters(ctx), id, routerNotFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -148,8 +160,7 @@ export class RouterOperations implements ResourceOperations {
         items.map((i) => String(i.project_id)),
         'router',
       );
-      const loaded = await this.load(tx, await tx.selectFrom('routers').selectAll().where('id', 'in', ids).execute());
-      return ids.map((id) => loaded.find((r) => r.id === id)!);
+      return loadInOrder(tx, 'routers', ids, (d, rows) => this.load(d, rows));
     });
   }
 

@@ -6,7 +6,7 @@ import { ApiError } from '../../http/errors.js';
 import type { CoreDeps } from './deps.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { SECURITY_GROUPS, findGroupRow, insertRules, loadGroups, visibleGroups, type RuleContent } from './security-group-store.js';
-import { insertOrConflict, listRows, nowIso, toRow, type Executor } from './store.js';
+import { insertOrConflict, listRows, loadInOrder, nowIso, toRow, type Executor } from './store.js';
 
 // Security groups, and each project's "default" group, which Neutron creates on the
 // project's first use (listing groups or rules, creating a group, network or port) with
@@ -104,9 +104,7 @@ export class SecurityGroupOperations implements ResourceOperations {
       await this.deps.quotas.check(tx, projects, 'security_group');
       // A group's egress rules count against the rule quota too, as in Neutron.
       await this.deps.quotas.check(tx, projects, 'security_group_rule');
-      const rows = await tx.selectFrom('securitygroups').selectAll().where('id', 'in', ids).execute();
-      const loaded = await loadGroups(tx, rows);
-      return ids.map((id) => loaded.find((g) => g.id === id)!);
+      return loadInOrder(tx, 'securitygroups', ids, loadGroups);
     });
   }
 

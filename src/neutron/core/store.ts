@@ -167,3 +167,29 @@ export async function insertOrConflict(db: Executor, insert: () => Promise<unkno
     return false;
   }
 }
+
+type Loader = (db: Executor, rows: Record<string, unknown>[]) => Promise<Resource[]>;
+
+/** The row with this id that `scope` lets the caller see, loaded; else the resource's NotFound. */
+export async function findVisible(
+  db: Executor,
+  table: string,
+  scope: (q: Query) => Query,
+  id: string,
+  notFound: (id: string) => Error,
+  load: Loader,
+): Promise<Resource> {
+  const row = await scope(db.selectFrom(table).selectAll().where('id', '=', id)).executeTakeFirst();
+  if (!row) throw notFound(id);
+  return (await load(db, [row]))[0]!;
+}
+
+/**
+ * Rows just created, loaded, in the order of `ids`: a bulk create answers in request order.
+ * Read after the commit, a row another request deleted in the meantime shows its id only.
+ */
+export async function loadInOrder(db: Executor, table: string, ids: string[], load: Loader): Promise<Resource[]> {
+  const loaded = await load(db, await db.selectFrom(table).selectAll().where('id', 'in', ids).execute());
+  const byId = new Map(loaded.map((r) => [r.id, r]));
+  return ids.map((id) => byId.get(id) ?? { id });
+}

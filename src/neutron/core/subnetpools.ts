@@ -6,7 +6,21 @@ import { SUBNETPOOL } from '../resources/subnetpool.js';
 import type { CoreDeps } from './deps.js';
 import { BITS, cidrLast, formatCidr, parseCidr, rangeToCidrs, subtractRanges, type Cidr, type IpVersion, type Range } from './ip.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
-import { STANDARD_COLUMNS, bool, fromRow, int, json, listRows, nowIso, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import {
+  STANDARD_COLUMNS,
+  bool,
+  fromRow,
+  int,
+  json,
+  findVisible,
+  listRows,
+  loadInOrder,
+  nowIso,
+  toRow,
+  type Executor,
+  type Query,
+  type TableSpec,
+} from './store.js';
 import { loadTags } from './tags.js';
 import { writeTransaction } from './transactions.js';
 
@@ -102,9 +116,7 @@ export class SubnetPoolOperations implements ResourceOperations {
   }
 
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visiblePools(ctx)(db.selectFrom('subnetpools').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw subnetpoolNotFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'subnetpools', visiblePools(ctx), id, subnetpoolNotFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -146,8 +158,7 @@ export class SubnetPoolOperations implements ResourceOperations {
         items.map((i) => String(i.project_id)),
         'subnetpool',
       );
-      const loaded = await this.load(tx, await tx.selectFrom('subnetpools').selectAll().where('id', 'in', ids).execute());
-      return ids.map((id) => loaded.find((p) => p.id === id)!);
+      return loadInOrder(tx, 'subnetpools', ids, (d, rows) => this.load(d, rows));
     });
   }
 

@@ -22,7 +22,22 @@ import {
 } from './subnet-rules.js';
 import type { Pool } from './subnet-rules.js';
 import { SubnetPoolOperations, subnetpoolNotFound } from './subnetpools.js';
-import { STANDARD_COLUMNS, bool, fromRow, int, json, listRows, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
+import {
+  STANDARD_COLUMNS,
+  bool,
+  fromRow,
+  int,
+  json,
+  findVisible,
+  listRows,
+  loadInOrder,
+  nowIso,
+  text,
+  toRow,
+  type Executor,
+  type Query,
+  type TableSpec,
+} from './store.js';
 import { loadTags } from './tags.js';
 import { writeTransaction } from './transactions.js';
 
@@ -103,9 +118,7 @@ export class SubnetOperations implements ResourceOperations {
   }
 
   async find(db: Executor, ctx: RequestContext, id: string): Promise<Resource> {
-    const row = await visibleSubnets(db, ctx)(db.selectFrom('subnets').selectAll().where('id', '=', id)).executeTakeFirst();
-    if (!row) throw subnetNotFound(id);
-    return (await this.load(db, [row]))[0]!;
+    return findVisible(db, 'subnets', visibleSubnets(db, ctx), id, subnetNotFound, (d, rows) => this.load(d, rows));
   }
 
   get(ctx: RequestContext, id: string): Promise<Resource> {
@@ -121,8 +134,7 @@ export class SubnetOperations implements ResourceOperations {
         items.map((i) => String(i.project_id)),
         'subnet',
       );
-      const loaded = await this.load(tx, await tx.selectFrom('subnets').selectAll().where('id', 'in', ids).execute());
-      return ids.map((id) => loaded.find((s) => s.id === id)!);
+      return loadInOrder(tx, 'subnets', ids, (d, rows) => this.load(d, rows));
     });
   }
 
