@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { JOB_TYPES, JobRepository } from '../src/tricircle/index.js';
+import { JOB_TYPES, JobRuns } from '../src/tricircle/index.js';
 import { ADMIN, MEMBER, call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
 
@@ -11,6 +11,7 @@ interface Job {
   timestamp: string;
   status: string;
   resource: Record<string, string>;
+  error: string | null;
 }
 
 const PROJECT = 'project-a';
@@ -30,7 +31,7 @@ for (const engine of await engines()) {
     let database: TestDatabase;
     let api: RunningAdminApi;
     let url: string;
-    let repo: JobRepository;
+    let runs: JobRuns;
     const get = (path: string, headers: Record<string, string> = ADMIN) => call(url, 'GET', path, undefined, headers);
     const post = (body: unknown, headers = ADMIN) => call(url, 'POST', '/v1.0/jobs', body, headers);
     const byType: Record<string, Job> = {};
@@ -39,7 +40,7 @@ for (const engine of await engines()) {
       database = await engine.create();
       api = await startAdminApi(database.connection);
       url = api.url;
-      repo = new JobRepository(api.db);
+      runs = new JobRuns(api.db, 180);
       await call(url, 'POST', '/v1.0/pods', { pod: { region_name: 'CentralRegion' } });
       const pod = (await call(url, 'POST', '/v1.0/pods', { pod: { region_name: 'RegionOne', az_name: 'az1' } })).body.pod.pod_id;
       // Each routing-owned job type needs its primary resource mapped in the job's project.
@@ -120,22 +121,23 @@ for (const engine of await engines()) {
     });
 
     it('pages from the active table into the job log, each job once', async () => {
-      // Run one job to success so the log has a row: claim, then finish as the engine will.
+      // Run one job to success so the log has a row, as the engine does: claim, tag, finish.
       const job = byType.configure_route!;
-      const resourceId = job.resource.router_id!;
-      const running = await repo.claim('configure_route', resourceId, PROJECT);
-      assert.ok(running);
-      await repo.finish(running, true, (await repo.latestNewTimestamp('configure_route', resourceId))!);
+      const key = { type: 'configure_route', resourceId: job.resource.router_id!, projectId: PROJECT };
+      const running = (await runs.claim(key))!;
+      assert.equal(await runs.mark(key, running), 1);
+      await runs.finish(running, key, { ok: true });
       const success = await get('/v1.0/jobs?status=success');
       assert.deepEqual(
         success.body.jobs.map((j: Job) => [j.id, j.status]),
-        [[running, 'SUCCESS']],
+        [[job.id, 'SUCCESS']],
       );
-      assert.equal((await get(`/v1.0/jobs/${running}`)).body.job.status, 'SUCCESS');
+      assert.equal((await get(`/v1.0/jobs/${job.id}`)).body.job.status, 'SUCCESS', 'the job keeps its id in the log');
+      assert.equal((await get(`/v1.0/jobs/${running}`)).status, 404, 'the run lock is gone');
 
       const all = (await get('/v1.0/jobs')).body.jobs.map((j: Job) => j.id);
-      assert.equal(all.length, 16, 'the consumed NEW job left, its run is in the log');
-      assert.equal(all[all.length - 1], running, 'log rows come after active rows');
+      assert.equal(all.length, 16, 'the consumed NEW job moved to the log');
+      assert.equal(all[all.length - 1], job.id, 'log rows come after active rows');
       const seen: string[] = [];
       let path: string | undefined = '/v1.0/jobs?limit=4';
       while (path) {
@@ -145,7 +147,7 @@ for (const engine of await engines()) {
         path = page.body.jobs_links?.[0]?.href;
       }
       assert.deepEqual(seen, all);
-      assert.deepEqual((await get(`/v1.0/jobs?marker=${running}`)).body.jobs, []);
+      assert.deepEqual((await get(`/v1.0/jobs?marker=${job.id}`)).body.jobs, []);
     });
 
     it('redoes NEW and FAIL jobs with a fresh NEW job and refuses RUNNING, SUCCESS and logged ones', async () => {
@@ -156,13 +158,17 @@ for (const engine of await engines()) {
       assert.deepEqual(redo.body.job.resource, byType.update_network!.resource);
 
       const sub = byType.subnet_update!;
-      const subResource = Object.values(sub.resource).join('#');
-      const running = (await repo.claim('subnet_update', subResource, PROJECT))!;
+      const key = { type: 'subnet_update', resourceId: Object.values(sub.resource).join('#'), projectId: PROJECT };
+      const running = (await runs.claim(key))!;
+      assert.equal((await get(`/v1.0/jobs/${running}`)).body.job.status, 'RUNNING');
       assert.equal((await call(url, 'PUT', `/v1.0/jobs/${running}`)).status, 400);
       assert.equal((await call(url, 'DELETE', `/v1.0/jobs/${running}`)).status, 400);
-      await repo.finish(running, false, (await repo.latestNewTimestamp('subnet_update', subResource))!);
-      assert.equal((await get(`/v1.0/jobs/${running}`)).body.job.status, 'FAIL');
-      assert.equal((await call(url, 'PUT', `/v1.0/jobs/${running}`)).status, 200);
+      await runs.mark(key, running);
+      await runs.finish(running, key, { ok: false, error: 'RegionOne answered 400: bad subnet' });
+      const failed = (await get(`/v1.0/jobs/${sub.id}`)).body.job;
+      assert.equal(failed.status, 'FAIL');
+      assert.equal(failed.error, 'RegionOne answered 400: bad subnet', 'the failure is shown with the job');
+      assert.equal((await call(url, 'PUT', `/v1.0/jobs/${sub.id}`)).status, 200);
 
       const logged = (await get('/v1.0/jobs?status=success')).body.jobs[0].id;
       const refused = await call(url, 'PUT', `/v1.0/jobs/${logged}`);

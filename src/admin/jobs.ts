@@ -74,7 +74,7 @@ export function jobRoutes(app: FastifyInstance, { policy, routings, jobs, pagina
           throw badRequest(`${spec.owner.routing} ${topId} doesn't belong to the project ${projectId}`);
         }
       }
-      return { job: await jobs.register(projectId, type, resourceId) };
+      return { job: await jobs.registerNow({ projectId }, type, values) };
     },
   });
   route(app, '/v1.0/jobs/detail', { GET: list });

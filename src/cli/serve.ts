@@ -2,36 +2,60 @@ import type { Command } from 'commander';
 import type { LoadOptions } from '../config/index.js';
 import { collect, openRuntime } from './runtime.js';
 
-type ServiceName = 'admin-api' | 'neutron-server';
+type ServiceName = 'admin-api' | 'neutron-server' | 'xjob';
 
 /**
  * Serves the named services from one process until SIGTERM; `overrides` are the defaults of
  * the calling command. Fastify and the APIs load only here, not on every CLI start.
  */
 async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides']): Promise<void> {
-  const [{ createAdminApi }, { createNeutronApi, createNeutronCore }, { closeOnSignal, listen }] = await Promise.all([
-    import('../admin/index.js'),
-    import('../neutron/index.js'),
-    import('../http/index.js'),
-  ]);
+  const [{ createAdminApi }, { createNeutronApi, createNeutronCore }, { closeOnSignal, createHttpApp, listen }, { jobWaker, startXJob }, { Registry }] =
+    await Promise.all([
+      import('../admin/index.js'),
+      import('../neutron/index.js'),
+      import('../http/index.js'),
+      import('../xjob/index.js'),
+      import('prom-client'),
+    ]);
   const { config, logger, db } = await openRuntime(files, overrides);
+  const grace = config.DEFAULT.graceful_shutdown_timeout;
   const apps = [];
+  // Workers in this process share the first API's metrics; alone, they get their own endpoint.
+  const registry = new Registry();
+  const workers = services.includes('xjob') ? await startXJob({ config, db, logger, registry }) : undefined;
+  const wakeups = jobWaker(config, logger, workers?.engine);
   for (const name of services) {
     if (name === 'admin-api') {
-      const app = createAdminApi({ config, db, logger });
+      const app = createAdminApi({ config, db, logger, waker: wakeups.waker, registry });
       const address = await listen({ name, app, host: config.DEFAULT.bind_host, port: config.DEFAULT.bind_port });
       // A line for people and scripts, beside the JSON log.
       process.stderr.write(`tricircle admin-api listening on ${address}/v1.0\n`);
       apps.push(app);
-    } else {
+    } else if (name === 'neutron-server') {
       const { plugin, deps } = createNeutronCore(config, db.kysely);
       const app = createNeutronApi({ config, db, logger, plugin, deps });
       const address = await listen({ name, app, host: config.neutron.bind_host, port: config.neutron.bind_port });
       process.stderr.write(`tricircle neutron-server listening on ${address}/v2.0\n`);
       apps.push(app);
+    } else if (services.length === 1 && config.xjob.bind_port !== null) {
+      const app = createHttpApp({
+        logger,
+        service: 'xjob',
+        registry,
+        bodyLimit: 1024,
+        renderError: (error, reply) => reply.code(error.status).send({ error: error.message }),
+        healthCheck: async () => {
+          await db.kysely.selectFrom('async_jobs').select('id').limit(1).execute();
+        },
+      });
+      const address = await listen({ name, app, host: config.xjob.bind_host, port: config.xjob.bind_port });
+      process.stderr.write(`tricircle xjob metrics on ${address}/metrics\n`);
+      apps.push(app);
     }
   }
-  closeOnSignal(apps, [() => db.close()], config.DEFAULT.graceful_shutdown_timeout, (m) => logger.info(m));
+  if (services.includes('xjob')) process.stderr.write(`tricircle xjob running ${config.xjob.workers} workers\n`);
+  // Running jobs get the whole grace period; closing the database and the broker get a little more.
+  closeOnSignal(apps, [async () => workers?.stop(grace), wakeups.close, () => db.close()], grace + 10, (m) => logger.info(m));
 }
 
 export function registerServe(program: Command): void {
@@ -48,11 +72,17 @@ export function registerServe(program: Command): void {
     .action(async (opts: { configFile?: string[] }) => serve(['neutron-server'], opts.configFile));
 
   program
+    .command('xjob')
+    .description('Run the job workers: [xjob] workers concurrent runs, sharing the database with any number of other xjob processes')
+    .option('--config-file <path>', 'INI file; repeat for more, later files win', collect)
+    .action(async (opts: { configFile?: string[] }) => serve(['xjob'], opts.configFile));
+
+  program
     .command('up')
-    .description('Run the all-in-one cloud on this machine (today: the Admin API and the central Neutron on embedded SQLite, no auth)')
+    .description('Run the all-in-one cloud on this machine (today: the Admin API, the central Neutron and the job workers on embedded SQLite, no auth)')
     .option('--config-file <path>', 'INI file; repeat for more, later files win', collect)
     .action(async (opts: { configFile?: string[] }) =>
       // The all-in-one has no Keystone yet, so it trusts identity headers unless told otherwise.
-      serve(['admin-api', 'neutron-server'], opts.configFile, { DEFAULT: { auth_strategy: 'noauth' } }),
+      serve(['xjob', 'admin-api', 'neutron-server'], opts.configFile, { DEFAULT: { auth_strategy: 'noauth' } }),
     );
 }

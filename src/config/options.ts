@@ -61,6 +61,30 @@ export const OPTIONS = {
       default: 'info',
       help: 'Lowest level written to the JSON log on standard output.',
     },
+    transport_url: {
+      type: str,
+      default: null,
+      secret: true,
+      help:
+        'Message broker that wakes xjob workers in other processes, as oslo.messaging spells it: ' +
+        'rabbit://user:pass@host:5672/ (several brokers: comma-separated host parts). Unset: workers ' +
+        'in the same process are woken directly and the rest find jobs by polling the database.',
+    },
+    control_exchange: {
+      type: str,
+      default: 'tricircle',
+      help: 'RabbitMQ exchange the wake-ups go through; every process of one deployment must agree on it.',
+    },
+    periodic_interval: {
+      type: { kind: 'float', min: 1 },
+      default: '60',
+      help: 'Seconds between the periodic redos of failed jobs in each xjob process.',
+    },
+    periodic_fuzzy_delay: {
+      type: { kind: 'float', min: 0 },
+      default: '60',
+      help: 'The first periodic redo starts after a random delay up to this many seconds, so that processes started together do not redo in step.',
+    },
   },
   database: {
     connection: {
@@ -169,10 +193,48 @@ export const OPTIONS = {
     quota_security_group_rule: { type: { kind: 'int', min: -1 }, default: '100', help: 'Security group rules per project (-1: unlimited).' },
   },
   xjob: {
+    workers: {
+      type: { kind: 'int', min: 1 },
+      default: '8',
+      help: 'Jobs of different resources one xjob process runs at the same time.',
+    },
+    worker_sleep_time: {
+      type: { kind: 'float', min: 0.01 },
+      default: '1',
+      help: 'Seconds between polls of the database for NEW jobs no wake-up announced (a lost message, a dead worker).',
+    },
     job_run_expire: {
       type: { kind: 'int', min: 1 },
       default: '180',
-      help: 'Seconds after which a RUNNING job is taken to belong to a dead worker and is taken over.',
+      help:
+        'Seconds after which a RUNNING job whose worker stopped refreshing it is taken to belong to a dead ' +
+        'worker and is taken over; a live run refreshes it every third of this.',
+    },
+    retry_attempts: {
+      type: { kind: 'int', min: 1 },
+      default: '5',
+      help: 'Attempts a run gives a handler that fails transiently (region unreachable, timeout, 5xx, 409) before the job is FAIL.',
+    },
+    retry_base_delay: {
+      type: { kind: 'float', min: 0 },
+      default: '0.5',
+      help: 'Seconds before the first retry; each retry waits a random time up to twice the last bound, up to retry_max_delay.',
+    },
+    retry_max_delay: {
+      type: { kind: 'float', min: 0 },
+      default: '30',
+      help: 'Longest wait between two attempts of a handler, in seconds.',
+    },
+    handler_modules: {
+      type: { kind: 'list' },
+      default: '',
+      help: 'Extra modules (file paths) whose exported `jobTypes` add job types and their handlers to the built-in ones (docs/xjob.md).',
+    },
+    bind_host: { type: str, default: '127.0.0.1', help: 'Address of the /metrics and /healthz endpoint of a tricircle xjob process.' },
+    bind_port: {
+      type: port,
+      default: null,
+      help: 'Port of the /metrics and /healthz endpoint of a tricircle xjob process; unset: no endpoint.',
     },
     redo_time_span: {
       type: { kind: 'int', min: 1 },

@@ -3,6 +3,7 @@ import type { Db } from './connect.js';
 import * as initial from './migrations/001_initial.js';
 import * as neutron from './migrations/002_neutron.js';
 import * as securityGroupRules from './migrations/003_security_group_rules.js';
+import * as jobRuns from './migrations/004_job_runs.js';
 
 // Migrations are listed here, in order, rather than discovered on disk, so they work the
 // same from sources and from a bundle. Names sort; never rename or edit a landed one.
@@ -11,6 +12,7 @@ function migrations(db: Db): Record<string, Migration> {
     '001_initial': { up: (k) => initial.up(k, db.dialect) },
     '002_neutron': { up: (k) => neutron.up(k, db.dialect) },
     '003_security_group_rules': { up: (k) => securityGroupRules.up(k, db.dialect) },
+    '004_job_runs': { up: (k) => jobRuns.up(k) },
   };
 }
 

@@ -37,6 +37,10 @@ export interface AsyncJobsTable {
   status: string;
   resource_id: string;
   extra_id: string;
+  /** The run that is consuming this NEW or FAIL job, if any. */
+  run_id?: string | null;
+  /** Why the job failed (FAIL only). */
+  error?: string | null;
 }
 
 export interface AsyncJobLogsTable {

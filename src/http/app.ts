@@ -20,6 +20,8 @@ export interface HttpAppOptions {
   classifyError?: (err: unknown) => ApiError | null;
   /** Label for the metrics of this service ("admin-api", "neutron-server", ...). */
   service: string;
+  /** The metrics registry to serve; by default the app gets its own. */
+  registry?: Registry;
 }
 
 /** Fastify's own client errors, re-stated in the catalog's words. */
@@ -67,7 +69,7 @@ export function createHttpApp(options: HttpAppOptions): FastifyInstance {
   // OpenStack APIs speak JSON only: any other body type is a 415, not a string to misread.
   app.removeContentTypeParser('text/plain');
 
-  const registry = new Registry();
+  const registry = options.registry ?? new Registry();
   registry.setDefaultLabels({ service: options.service });
   collectDefaultMetrics({ register: registry });
   const requests = new Counter({

@@ -1,16 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import type { Kysely, Transaction } from 'kysely';
-import { formatMicros, issueTimestamp, isUniqueViolation, systemClock, toSeconds, type Clock, type Db } from '../db/index.js';
+import { issueTimestamp, systemClock, writeTransaction, toSeconds, type Clock, type Db } from '../db/index.js';
 import type { AsyncJobsTable, TricircleTables } from '../db/index.js';
 import { badRequest, notFound } from '../http/errors.js';
-import { resourceOf } from './job-types.js';
+import { resourceIdOf, resourceOf, type JobType } from './job-types.js';
 import type { Page } from './routings.js';
 
 export const JOB_STATUSES = ['NEW', 'RUNNING', 'SUCCESS', 'FAIL'] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
-
-/** extra_id of the RUNNING row: with the unique (type, status, resource_id, extra_id) it is the run lock. */
-const RUNNING_LOCK = '00000000-0000-0000-0000-000000000000';
 
 /** A job as the Admin API shows it. */
 export interface Job {
@@ -20,6 +17,25 @@ export interface Job {
   timestamp: string;
   status: JobStatus;
   resource: Record<string, string>;
+  /** Why the job failed: set on FAIL jobs only. */
+  error: string | null;
+}
+
+/** What a run works on: jobs of one type for one resource run one at a time. */
+export interface JobKey {
+  type: string;
+  resourceId: string;
+  projectId: string | null;
+}
+
+/** Tells the workers that jobs are waiting (in process, or through the message broker). */
+export interface JobWaker {
+  wake(keys: readonly JobKey[]): void;
+}
+
+/** Who registers a job: the project the job works for. */
+export interface JobContext {
+  projectId: string | null;
 }
 
 export interface JobFilters {
@@ -31,40 +47,88 @@ export interface JobFilters {
 type Executor = Kysely<TricircleTables> | Transaction<TricircleTables>;
 type LogRow = { id: string; project_id: string | null; type: string; timestamp: string; resource_id: string };
 
-const toJob = (row: LogRow & { status?: string }): Job => ({
+const toJob = (row: LogRow & { status?: string; error?: string | null }): Job => ({
   id: row.id,
   project_id: row.project_id,
   type: row.type,
   timestamp: toSeconds(row.timestamp)!,
   status: (row.status ?? 'SUCCESS') as JobStatus,
   resource: resourceOf(row.type, row.resource_id),
+  error: row.error ?? null,
 });
 
 /**
- * The job tables. Active jobs live in async_jobs (NEW, RUNNING, FAIL and not-yet-moved
- * SUCCESS); a successful run moves its job to async_job_logs and purges the rows it consumed.
+ * The job tables as callers and the Admin API see them. Active jobs live in async_jobs (NEW,
+ * the RUNNING row that is a run's lock, FAIL); a successful run moves the jobs it consumed
+ * to async_job_logs. The workers' side is JobRuns.
  */
 export class JobRepository {
+  /** Jobs registered inside a transaction, woken once it commits. */
+  private readonly unwoken = new WeakMap<Executor, JobKey[]>();
+
   constructor(
     private readonly db: Db,
+    private readonly waker: JobWaker = { wake: () => {} },
     private readonly clock: Clock = systemClock,
-    /** Seconds after which a RUNNING row is a dead worker's and may be taken over. */
-    private readonly runExpireSeconds = 180,
+    /** Counts registrations, by type (the xjob_jobs_registered_total metric). */
+    private readonly onRegistered: (type: string) => void = () => {},
   ) {}
 
-  /** Records a NEW job; pass the caller's transaction so the job commits with the change that implies it. */
-  async register(projectId: string | null, type: string, resourceId: string, executor: Executor = this.db.kysely): Promise<Job> {
+  /**
+   * Records a NEW job for `resource` (the type's resource keys). Inside a transaction from
+   * `transaction()` (or one whose commit the caller reports to `committed()`), the job
+   * commits or rolls back with the change that implies it, and the workers are woken after
+   * the commit; outside one, it is written and woken at once.
+   */
+  async register(executor: Executor, ctx: JobContext, type: JobType, resource: Record<string, string>): Promise<Job> {
+    return this.add(executor, { type, resourceId: resourceIdOf(type, resource), projectId: ctx.projectId });
+  }
+
+  /** register() in a write of its own, waking the workers at once. */
+  registerNow(ctx: JobContext, type: JobType, resource: Record<string, string>): Promise<Job> {
+    return this.register(this.db.kysely, ctx, type, resource);
+  }
+
+  /** register() for a key already joined into a resource id (redo, and job types outside the registry). */
+  async add(executor: Executor, key: JobKey): Promise<Job> {
     const row: AsyncJobsTable = {
       id: randomUUID(),
-      project_id: projectId,
-      type,
+      project_id: key.projectId,
+      type: key.type,
       timestamp: issueTimestamp(this.clock.now()),
       status: 'NEW',
-      resource_id: resourceId,
+      resource_id: key.resourceId,
       extra_id: randomUUID(),
     };
     await executor.insertInto('async_jobs').values(row).execute();
+    this.onRegistered(key.type);
+    if (executor.isTransaction) {
+      const keys = this.unwoken.get(executor) ?? [];
+      keys.push(key);
+      this.unwoken.set(executor, keys);
+    } else {
+      this.waker.wake([key]);
+    }
     return toJob(row);
+  }
+
+  /** Runs `fn` in one READ COMMITTED transaction and wakes the workers for the jobs it registered once it commits. */
+  async transaction<T>(fn: (tx: Transaction<TricircleTables>) => Promise<T>): Promise<T> {
+    let last: Transaction<TricircleTables> | undefined;
+    const result = await writeTransaction(this.db.kysely, (tx) => {
+      last = tx;
+      return fn(tx);
+    });
+    if (last) this.committed(last);
+    return result;
+  }
+
+  /** Wakes the workers for the jobs registered in `tx`, which has committed. */
+  committed(tx: Executor): void {
+    const keys = this.unwoken.get(tx);
+    if (!keys) return;
+    this.unwoken.delete(tx);
+    this.waker.wake(keys);
   }
 
   /** From the active table or, failing that, the log; `fromLog` says which. */
@@ -143,99 +207,21 @@ export class JobRepository {
     const { job } = found;
     if (job.status === 'RUNNING') throw badRequest(`Failed to delete the job ${id} because it is running`);
     if (job.status === 'SUCCESS') {
+      // Only a database written by upstream holds these: finish it as upstream would.
       await this.db.kysely.transaction().execute((tx) => this.moveToLog(tx, id, found.resourceId, job, issueTimestamp(this.clock.now())));
       return;
     }
     await this.db.kysely.deleteFrom('async_jobs').where('id', '=', id).execute();
   }
 
-  /** Admin API redo: a NEW or FAIL job gets a fresh NEW job for the same type and resource. */
+  /** Admin API redo: a NEW or FAIL job gets a fresh NEW job for the same type and resource, and the workers are woken. */
   async redo(id: string): Promise<Job> {
     const found = await this.find(id);
     if (!found) throw notFound(`Job ${id} not found`);
     if (found.fromLog) throw badRequest(`Job ${id} is from job log`);
     if (found.job.status === 'RUNNING') throw badRequest(`Can't redo job ${id} which is running`);
     if (found.job.status === 'SUCCESS') throw badRequest(`Can't redo job ${id} which has succeeded`);
-    return this.register(found.job.project_id, found.job.type, found.resourceId);
-  }
-
-  /**
-   * Takes the run lock of (type, resource): inserts the RUNNING row, which the unique
-   * constraint allows once. A RUNNING row older than the expiry is a dead worker's: it is
-   * turned into FAIL and the lock taken over. Returns the RUNNING job's id, or null when
-   * another live worker holds the lock.
-   */
-  async claim(type: string, resourceId: string, projectId: string | null): Promise<string | null> {
-    for (let attempt = 0; attempt < 2; attempt++) {
-      const id = randomUUID();
-      try {
-        await this.db.kysely
-          .insertInto('async_jobs')
-          .values({
-            id,
-            project_id: projectId,
-            type,
-            timestamp: issueTimestamp(this.clock.now()),
-            status: 'RUNNING',
-            resource_id: resourceId,
-            extra_id: RUNNING_LOCK,
-          })
-          .execute();
-        return id;
-      } catch (err) {
-        if (!isUniqueViolation(err)) throw err;
-      }
-      const expiredBefore = formatMicros(new Date(this.clock.now().getTime() - this.runExpireSeconds * 1000));
-      const taken = await this.db.kysely
-        .updateTable('async_jobs')
-        .set({ status: 'FAIL', extra_id: randomUUID() })
-        .where('type', '=', type)
-        .where('resource_id', '=', resourceId)
-        .where('status', '=', 'RUNNING')
-        .where('extra_id', '=', RUNNING_LOCK)
-        .where('timestamp', '<', expiredBefore)
-        .executeTakeFirst();
-      if (Number(taken.numUpdatedRows) === 0) return null;
-    }
-    return null;
-  }
-
-  /** Timestamp of the newest NEW job of (type, resource): a run consumes the jobs up to it. */
-  async latestNewTimestamp(type: string, resourceId: string): Promise<string | null> {
-    const row = await this.db.kysely
-      .selectFrom('async_jobs')
-      .select('timestamp')
-      .where('type', '=', type)
-      .where('resource_id', '=', resourceId)
-      .where('status', '=', 'NEW')
-      .orderBy('timestamp', 'desc')
-      .limit(1)
-      .executeTakeFirst();
-    return row?.timestamp ?? null;
-  }
-
-  /**
-   * Ends a run and releases the lock. Success: the run goes to the log and every active row
-   * of (type, resource) up to `consumedUpTo` is purged; NEW rows registered later stay and
-   * cause another run. Failure: the run stays as FAIL at `consumedUpTo`, older rows go.
-   */
-  async finish(runningId: string, ok: boolean, consumedUpTo: string): Promise<void> {
-    await this.db.kysely.transaction().execute(async (tx) => {
-      const row = await tx.selectFrom('async_jobs').selectAll().where('id', '=', runningId).executeTakeFirst();
-      if (!row) return;
-      if (ok) {
-        await this.moveToLog(tx, runningId, row.resource_id, toJob(row), consumedUpTo);
-        return;
-      }
-      await tx.updateTable('async_jobs').set({ status: 'FAIL', extra_id: randomUUID(), timestamp: consumedUpTo }).where('id', '=', runningId).execute();
-      await tx
-        .deleteFrom('async_jobs')
-        .where('type', '=', row.type)
-        .where('resource_id', '=', row.resource_id)
-        .where('timestamp', '<', consumedUpTo)
-        .where('id', '!=', runningId)
-        .execute();
-    });
+    return this.add(this.db.kysely, { type: found.job.type, resourceId: found.resourceId, projectId: found.job.project_id });
   }
 
   private async moveToLog(tx: Executor, id: string, resourceId: string, job: Job, timestamp: string): Promise<void> {

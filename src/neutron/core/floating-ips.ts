@@ -8,7 +8,7 @@ import { networkNotFound } from './networks.js';
 import type { ListQuery, Page, Resource, ResourceOperations } from './plugin.js';
 import { fromRow, insertOrConflict, int, findVisible, listRows, loadInOrder, nowIso, text, toRow, type Executor, type Query, type TableSpec } from './store.js';
 import { loadTags } from './tags.js';
-import { writeTransaction } from './transactions.js';
+import { writeTransaction } from '../../db/index.js';
 
 // Floating IPs: an address on an external network (held by a port of its own), optionally
 // associated with a fixed IP of a port that a router with a gateway on that network reaches.

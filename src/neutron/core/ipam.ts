@@ -1,6 +1,6 @@
 import { fromKey, parseIp, subtractRanges, toKey, type Range } from './ip.js';
 import type { Executor } from './store.js';
-import { insertUnlessTaken } from './transactions.js';
+import { insertUnlessTaken } from '../../db/index.js';
 
 // IP address management over two tables. `ip_allocations` (key: network + address) is the
 // ground truth of what is used; `ip_availability_ranges` holds each subnet's free ranges,

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../auth/index.js';
-import { isUniqueViolation } from '../../db/index.js';
+import { insertUnlessTaken, isUniqueViolation, writeTransaction } from '../../db/index.js';
 import { ApiError } from '../../http/errors.js';
 import { PORT } from '../resources/port.js';
 import type { CoreDeps } from './deps.js';
@@ -37,7 +37,6 @@ import {
 import { networkNotFound } from './networks.js';
 import { lockRow, visibleNetwork } from './subnets.js';
 import { loadTags } from './tags.js';
-import { insertUnlessTaken, writeTransaction } from './transactions.js';
 
 export const PORTS: TableSpec = {
   table: 'ports',

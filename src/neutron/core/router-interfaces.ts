@@ -7,7 +7,7 @@ import type { Resource } from './plugin.js';
 import { checkRoutes, routerAddresses } from './router-gateway.js';
 import { nowIso, type Executor, type NeutronDb } from './store.js';
 import { subnetNotFound, visibleSubnets } from './subnets.js';
-import { writeTransaction } from './transactions.js';
+import { writeTransaction } from '../../db/index.js';
 
 // add_router_interface / remove_router_interface, by subnet (a new port at the subnet's
 // gateway address) or by port (an existing port of the project, handed to the router).

@@ -23,7 +23,7 @@ import {
   type TableSpec,
 } from './store.js';
 import { loadTags } from './tags.js';
-import { writeTransaction } from './transactions.js';
+import { writeTransaction } from '../../db/index.js';
 
 // Routers: CRUD with the external gateway, extra routes, dvr/ha flags and AZ hints; the
 // interface actions live in router-interfaces.ts.

@@ -22,7 +22,7 @@ import {
   type TableSpec,
 } from './store.js';
 import { loadTags } from './tags.js';
-import { writeTransaction } from './transactions.js';
+import { writeTransaction } from '../../db/index.js';
 
 // Subnet pools and the allocation of subnets from them. The next free prefix is chosen as
 // Neutron does (the smallest free block that fits, lowest first) from the pool's prefixes

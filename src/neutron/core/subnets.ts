@@ -39,7 +39,7 @@ import {
   type TableSpec,
 } from './store.js';
 import { loadTags } from './tags.js';
-import { writeTransaction } from './transactions.js';
+import { writeTransaction } from '../../db/index.js';
 
 export const SUBNETS: TableSpec = {
   table: 'subnets',

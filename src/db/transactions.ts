@@ -1,8 +1,10 @@
-import { MysqlAdapter, type Transaction } from 'kysely';
-import { isUniqueViolation } from '../../db/index.js';
-import type { Executor, NeutronDb } from './store.js';
+import { MysqlAdapter, type Kysely, type Transaction } from 'kysely';
+import { isUniqueViolation } from './errors.js';
 
-// Write transactions of the addressing resources (subnets, pools, ports). READ COMMITTED,
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type Executor = Kysely<any> | Transaction<any>;
+
+// Write transactions that race other servers (addresses, ports, job runs). READ COMMITTED,
 // so every statement sees what other servers committed before it (PostgreSQL's default;
 // MariaDB would otherwise keep the transaction's first snapshot and a compare-and-set
 // retry could never see the row it lost to). A deadlock or serialization failure between
@@ -17,7 +19,7 @@ function retryable(err: unknown): boolean {
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function writeTransaction<T>(db: NeutronDb, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+export async function writeTransaction<T>(db: Kysely<any>, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await db.transaction().setIsolationLevel('read committed').execute(fn);

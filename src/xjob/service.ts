@@ -1,0 +1,98 @@
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Config } from '../config/index.js';
+import type { Db } from '../db/index.js';
+import { JobRuns, type JobWaker } from '../tricircle/index.js';
+import { XJobEngine } from './engine.js';
+import { JobFailure, type JobHandlerSpec, type RegionClients } from './handler.js';
+import { builtInHandlers } from './jobs/index.js';
+import { JobMetrics } from './metrics.js';
+import { RabbitListener, RabbitWaker, amqpUrls } from './rabbit.js';
+
+export interface XJobService {
+  engine: XJobEngine;
+  /** Stops taking work and lets running jobs finish for up to `graceSeconds` (see XJobEngine.stop). */
+  stop(graceSeconds: number): Promise<void>;
+}
+
+/** Until the region clients are configured, a handler that needs one fails permanently with this. */
+const noRegionClients: RegionClients = {
+  neutron: async (region) => {
+    throw new JobFailure(`no client for region ${region}: the [client] options are not set`, false);
+  },
+};
+
+/** The extra job types of [xjob] handler_modules: each module exports `jobTypes: { <type>: { resource, handle } }`. */
+async function loadHandlerModules(paths: string[]): Promise<Map<string, JobHandlerSpec>> {
+  const handlers = new Map<string, JobHandlerSpec>();
+  for (const path of paths) {
+    const module = (await import(pathToFileURL(resolve(path)).href)) as { jobTypes?: Record<string, JobHandlerSpec> };
+    const types = module.jobTypes;
+    if (!types || typeof types !== 'object') throw new Error(`[xjob] handler_modules: ${path} exports no jobTypes`);
+    for (const [type, spec] of Object.entries(types)) {
+      if (!Array.isArray(spec?.resource) || typeof spec.handle !== 'function') {
+        throw new Error(`[xjob] handler_modules: job type ${type} of ${path} needs resource (a list of keys) and handle (a function)`);
+      }
+      handlers.set(type, spec);
+    }
+  }
+  return handlers;
+}
+
+export interface XJobServiceOptions {
+  config: Config;
+  db: Db;
+  logger: Logger;
+  /** Where the job metrics go: the process's /metrics registry. */
+  registry: Registry;
+  clients?: RegionClients;
+}
+
+/**
+ * The workers of one process: the engine, fed by the database poll, the periodic redo and,
+ * with a transport_url, the broker's wake-ups.
+ */
+export async function startXJob({ config, db, logger, registry, clients = noRegionClients }: XJobServiceOptions): Promise<XJobService> {
+  const xjob = config.xjob;
+  const handlers = new Map([...builtInHandlers(), ...(await loadHandlerModules(xjob.handler_modules))]);
+  const runs = new JobRuns(db, xjob.job_run_expire);
+  const metrics = JobMetrics.of(registry);
+  metrics.watchBacklog(registry, runs);
+  const engine = new XJobEngine({
+    runs,
+    handlers,
+    clients,
+    logger: logger.child({ service: 'xjob' }),
+    metrics,
+    workers: xjob.workers,
+    pollInterval: xjob.worker_sleep_time,
+    runExpire: xjob.job_run_expire,
+    redo: { interval: config.DEFAULT.periodic_interval, fuzzyDelay: config.DEFAULT.periodic_fuzzy_delay, timeSpan: xjob.redo_time_span },
+    retry: { attempts: xjob.retry_attempts, baseDelay: xjob.retry_base_delay, maxDelay: xjob.retry_max_delay },
+  });
+  const url = config.DEFAULT.transport_url;
+  const listener = url ? new RabbitListener(amqpUrls(url), config.DEFAULT.control_exchange, xjob.workers, engine, logger) : null;
+  engine.start();
+  logger.info({ workers: xjob.workers, job_types: [...handlers.keys()], broker: listener !== null }, 'xjob workers started');
+  return {
+    engine,
+    async stop(graceSeconds) {
+      await listener?.close();
+      await engine.stop(graceSeconds);
+    },
+  };
+}
+
+/**
+ * How a process that registers jobs wakes the workers: directly when they run in the same
+ * process, through the broker when there is one, otherwise not at all (they poll).
+ */
+export function jobWaker(config: Config, logger: Logger, local?: XJobEngine): { waker: JobWaker | undefined; close: () => Promise<void> } {
+  if (local) return { waker: local, close: async () => {} };
+  const url = config.DEFAULT.transport_url;
+  if (!url) return { waker: undefined, close: async () => {} };
+  const publisher = new RabbitWaker(amqpUrls(url), config.DEFAULT.control_exchange, logger);
+  return { waker: publisher, close: () => publisher.close() };
+}
