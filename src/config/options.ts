@@ -242,6 +242,38 @@ export const OPTIONS = {
       help: 'Only FAIL and NEW jobs younger than this many seconds are redone periodically.',
     },
   },
+  client: {
+    auth_url: {
+      type: str,
+      default: null,
+      help:
+        'Keystone v3 URL (with or without /v3) where xjob gets its admin token and, with auto_refresh_endpoint, ' +
+        "the regions' Neutron endpoints. Unset: jobs that need a region fail, saying that this section is not set.",
+    },
+    admin_username: { type: str, default: null, help: 'User that xjob acts as in every region; it needs the admin role.' },
+    admin_password: { type: str, default: null, secret: true, help: 'Password of admin_username.' },
+    admin_tenant: { type: str, default: null, help: 'Project the admin token is scoped to (its name).' },
+    admin_user_domain_name: { type: str, default: 'Default', help: 'Domain of admin_username.' },
+    admin_tenant_domain_name: { type: str, default: 'Default', help: 'Domain of admin_tenant.' },
+    top_region_name: {
+      type: str,
+      default: 'CentralRegion',
+      help: 'Region of the central Neutron, as registered in Keystone and as the pod without an availability zone.',
+    },
+    auto_refresh_endpoint: {
+      type: { kind: 'bool' },
+      default: 'true',
+      help:
+        "When a region's Neutron endpoint is not in the cached_endpoints table, or its cached URL refuses " +
+        "connections, read the public network endpoints from Keystone's catalog, update the table and try once more. " +
+        'false: only the table is used. (Upstream Tricircle defaulted to false, but its deployments all set true.)',
+    },
+    neutron_timeout: {
+      type: { kind: 'float', min: 0.1 },
+      default: '60',
+      help: "Seconds to wait for an answer from a region's Neutron, and from Keystone when asking it for a token or the endpoints.",
+    },
+  },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
 export type Sections = typeof OPTIONS;

@@ -8,7 +8,8 @@ export interface RegionClients {
 
 /** Neutron v2.0 over HTTP; a failure throws an error with the `status` of the answer. */
 export interface RegionNeutron {
-  request<T = unknown>(method: string, path: string, body?: unknown): Promise<T>;
+  /** `signal` (e.g. the run's) aborts the request besides its own [client] neutron_timeout. */
+  request<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
 }
 
 /** What a handler is given for one run. */

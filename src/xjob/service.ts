@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
+import { regionClientsFor } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
 import { JobRuns, type JobWaker } from '../tricircle/index.js';
@@ -17,10 +18,10 @@ export interface XJobService {
   stop(graceSeconds: number): Promise<void>;
 }
 
-/** Until the region clients are configured, a handler that needs one fails permanently with this. */
+/** Without [client] credentials, a handler that needs a region fails permanently with this. */
 const noRegionClients: RegionClients = {
   neutron: async (region) => {
-    throw new JobFailure(`no client for region ${region}: the [client] options are not set`, false);
+    throw new JobFailure(`no client for region ${region}: the [client] options auth_url, admin_username, admin_password and admin_tenant are not set`, false);
   },
 };
 
@@ -47,6 +48,7 @@ export interface XJobServiceOptions {
   logger: Logger;
   /** Where the job metrics go: the process's /metrics registry. */
   registry: Registry;
+  /** Default: admin clients from the [client] options (src/client), or, without them, clients that fail permanently. */
   clients?: RegionClients;
 }
 
@@ -54,8 +56,9 @@ export interface XJobServiceOptions {
  * The workers of one process: the engine, fed by the database poll, the periodic redo and,
  * with a transport_url, the broker's wake-ups.
  */
-export async function startXJob({ config, db, logger, registry, clients = noRegionClients }: XJobServiceOptions): Promise<XJobService> {
+export async function startXJob({ config, db, logger, registry, clients }: XJobServiceOptions): Promise<XJobService> {
   const xjob = config.xjob;
+  const regionClients = clients ?? regionClientsFor(config, db, logger.child({ service: 'client' }));
   const handlers = new Map([...builtInHandlers(), ...(await loadHandlerModules(xjob.handler_modules))]);
   const runs = new JobRuns(db, xjob.job_run_expire);
   const metrics = JobMetrics.of(registry);
@@ -63,7 +66,7 @@ export async function startXJob({ config, db, logger, registry, clients = noRegi
   const engine = new XJobEngine({
     runs,
     handlers,
-    clients,
+    clients: regionClients ?? noRegionClients,
     logger: logger.child({ service: 'xjob' }),
     metrics,
     workers: xjob.workers,
@@ -75,7 +78,10 @@ export async function startXJob({ config, db, logger, registry, clients = noRegi
   const url = config.DEFAULT.transport_url;
   const listener = url ? new RabbitListener(amqpUrls(url), config.DEFAULT.control_exchange, xjob.workers, engine, logger) : null;
   engine.start();
-  logger.info({ workers: xjob.workers, job_types: [...handlers.keys()], broker: listener !== null }, 'xjob workers started');
+  logger.info(
+    { workers: xjob.workers, job_types: [...handlers.keys()], broker: listener !== null, region_clients: regionClients !== null },
+    'xjob workers started',
+  );
   return {
     engine,
     async stop(graceSeconds) {
