@@ -1,12 +1,14 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { JobRuns, resourceIdOf, type JobKey } from '../src/tricircle/index.js';
 import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 
 // The admin CLI as an operator runs it: the real `tricircle` command in a child process
@@ -31,6 +33,31 @@ function run(line: string, env: Record<string, string> = {}): Promise<Run> {
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Starts `tricircle <line>` and lets the test act on what it has printed so far:
+ * `stderrShows(pattern)` resolves once stderr matches.
+ */
+function start(line: string) {
+  const child = spawn(process.execPath, [BIN, ...line.trim().split(/\s+/)], { env: BASE_ENV });
+  let stdout = '';
+  let stderr = '';
+  const watchers: Array<() => void> = [];
+  child.stdout.on('data', (chunk) => (stdout += chunk));
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+    watchers.forEach((check) => check());
+  });
+  const result = new Promise<Run>((resolve) => child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr })));
+  const stderrShows = (pattern: RegExp) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => pattern.test(stderr) && resolve();
+      watchers.push(check);
+      check();
+      void result.then(() => reject(new Error(`exited before stderr matched ${pattern}:\n${stderr}`)));
+    });
+  return { result, stderrShows };
 }
 
 /** Listens on a free port and gives its URL; `close()` it to get a port nobody answers on. */
@@ -61,12 +88,49 @@ describe('admin CLI over HTTP', () => {
     return reply.body;
   };
   const newPod = async (region: string) => (await post('/v1.0/pods', { pod: { region_name: region, az_name: `az-${region}` } })).pod.pod_id as string;
+  // Jobs of a project of their own for each case; the workers' side is played by the test.
+  const newJob = async (project: string) =>
+    (await post('/v1.0/jobs', { job: { type: 'seg_rule_setup', project_id: project, resource: { project_id: project } } })).job.id as string;
+  const keyOf = (project: string): JobKey => ({
+    type: 'seg_rule_setup',
+    resourceId: resourceIdOf('seg_rule_setup', { project_id: project }),
+    projectId: project,
+  });
+  let runs: JobRuns;
+  /** A run of the project's `jobs` NEW jobs, to be ended as `outcome` says. */
+  const claimRun = async (project: string, jobs = 1) => {
+    const runId = await runs.claim(keyOf(project));
+    assert.ok(runId, `no run for ${project}`);
+    assert.equal(await runs.mark(keyOf(project), runId), jobs);
+    return (outcome: { ok: true } | { ok: false; error: string }) => runs.finish(runId, keyOf(project), outcome);
+  };
+  /** Job list requests the API has answered, from its metrics: how a test sees `job wait` poll. */
+  const polls = async () => {
+    const text = (await call(api.url, 'GET', '/metrics')).text;
+    return Number(/^http_requests_total\{method="GET",route="\/v1\.0\/jobs",status="200"[^}]*\} (\d+)$/m.exec(text)?.[1] ?? 0);
+  };
+  /** Returns once `job wait` has polled `more` times from now. */
+  const pollsAfter = async (more: number) => {
+    const until = (await polls()) + more;
+    for (const deadline = Date.now() + 60_000; (await polls()) < until;) {
+      assert.ok(Date.now() < deadline, 'job wait stopped polling');
+      await sleep(20);
+    }
+  };
+  const failedJob = async (project: string, error: string) => {
+    const id = await newJob(project);
+    await (
+      await claimRun(project)
+    )({ ok: false, error });
+    return id;
+  };
 
   before(async () => {
     // SQLite only: the CLI sees HTTP, and the API's own suite covers every engine.
     dir = mkdtempSync(join(tmpdir(), 'tricircle-cli-'));
     // Small pages, so that listing everything must follow the next links.
     api = await startAdminApi(`sqlite:///${join(dir, 'tricircle.sqlite')}`, { DEFAULT: { pagination_max_limit: '2' } });
+    runs = new JobRuns(api.db, 60);
   });
   after(async () => {
     await api?.close();
@@ -176,6 +240,114 @@ describe('admin CLI over HTTP', () => {
 
     assert.equal(await table(`job delete ${routerId}`), '');
     assert.match(await fails(`job show ${routerId}`), new RegExp(`Job ${routerId} not found \\(HTTP 404\\)`));
+  });
+
+  it('shows the error of a FAIL job, and lists FAIL jobs with the error shortened', async () => {
+    const error = `region RegionOne answered 409: ${'the port is in use by another device '.repeat(4).trim()}`;
+    const id = await failedJob('proj-f', error);
+    const pending = await newJob('proj-f2');
+    const [shown, shownJson, pendingJson, failedJson, failedTable] = await Promise.all([
+      table(`job show ${id}`),
+      json(`job show ${id}`),
+      json(`job show ${pending}`),
+      json('job list --status fail'),
+      table('job list --status FAIL --project-id proj-f'),
+    ]);
+    assert.match(shown, /\| status\s+\| FAIL\s+\|/);
+    assert.ok(shown.includes(`| error      | ${error} |`), shown);
+    assert.equal(shownJson.error, error);
+    assert.equal(pendingJson.error, null);
+    assert.deepEqual(
+      failedJson.map((j: { id: string; status: string; error: string }) => [j.id, j.status, j.error]),
+      [[id, 'FAIL', error]],
+    );
+    assert.match(failedTable, /\| id\s+\| type\s+\| status\s+\| project_id\s+\| timestamp\s+\| resource\s+\| error\s+\|/);
+    const row = failedTable.split('\n').find((line) => line.includes(id));
+    assert.ok(row?.includes(`| ${error.slice(0, 59)}… |`), failedTable);
+  });
+
+  it('job wait: returns at once when nothing is pending, and fails naming the FAIL jobs', async () => {
+    const failed = await failedJob('proj-wf', 'region said 503');
+    const [idle, withFailure] = await Promise.all([
+      run(`job wait --project-id proj-idle --os-endpoint ${api.url}`),
+      run(`job wait --project-id proj-wf --os-endpoint ${api.url}`),
+    ]);
+    assert.deepEqual([idle.code, idle.stderr], [0, '']);
+    assert.match(idle.stdout, /^done: no job is NEW, RUNNING or FAIL; 0 jobs finished while waiting \([\d.]+s\)\n$/);
+    assert.equal(withFailure.code, 3, withFailure.stderr);
+    assert.equal(withFailure.stdout, '');
+    assert.match(withFailure.stderr, /^tricircle: no job is NEW or RUNNING \(0 finished while waiting\), but 1 FAIL:\n/);
+    assert.ok(withFailure.stderr.includes(`  ${failed}  seg_rule_setup  project_id=proj-wf  region said 503\n`), withFailure.stderr);
+  });
+
+  it('job wait: times out while a job stays NEW (no workers here), counting past one page as ≥N', async () => {
+    await newJob('proj-wt');
+    // Three NEW jobs with pages of two: more than one page holds.
+    for (let i = 0; i < 3; i++) await newJob('proj-wt3');
+    const [one, many] = await Promise.all([
+      run(`job wait --project-id proj-wt --timeout 0.5 --interval 0.1 --os-endpoint ${api.url}`),
+      run(`job wait --project-id proj-wt3 --type seg_rule_setup --timeout 0.5 --interval 0.1 --os-endpoint ${api.url}`),
+    ]);
+    assert.equal(one.code, 2, one.stderr);
+    assert.equal(one.stdout, '');
+    // Not a terminal: plain lines, and the counts did not change, so one progress line.
+    assert.match(one.stderr, /^waiting: 1 NEW, 0 RUNNING, 0 done \([\d.]+s\)\ntricircle: timed out after 0.5s with 1 NEW, 0 RUNNING jobs left/);
+    assert.equal(many.code, 2, many.stderr);
+    assert.match(many.stderr, /^waiting: ≥2 NEW or RUNNING, 0 done \([\d.]+s\)\ntricircle: timed out after 0.5s with ≥2 NEW or RUNNING jobs left/);
+  });
+
+  it(
+    'job wait: on a terminal, rewrites one progress line in place',
+    { skip: spawnSync('script', ['--version']).error && 'no script(1) here to give a terminal' },
+    async () => {
+      await newJob('proj-tty');
+      // script(1) runs the command on a pseudo-terminal and copies what it printed.
+      const line = `${process.execPath} ${BIN} job wait --project-id proj-tty --timeout 0.5 --interval 0.1 --os-endpoint ${api.url}`;
+      const tty = await new Promise<Run>((resolve) =>
+        execFile('script', ['-qec', line, '/dev/null'], { env: BASE_ENV }, (err, stdout, stderr) =>
+          resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+        ),
+      );
+      assert.equal(tty.code, 2, tty.stdout + tty.stderr);
+      const progress = /^((?:\rwaiting: 1 NEW, 0 RUNNING, 0 done\.\.\. [\d.]+s\x1b\[K)+)\r?\ntricircle: timed out/.exec(tty.stdout);
+      assert.ok(progress, JSON.stringify(tty.stdout));
+      assert.ok(progress[1]!.split('\r').length > 2, `the line was written once: ${JSON.stringify(tty.stdout)}`);
+    },
+  );
+
+  it('job wait: finishes when the jobs it waits for complete, one plain line per change', async () => {
+    const id = await newJob('proj-ww');
+    const waiting = start(`job wait --project-id proj-ww --interval 0.05 --timeout 120 --os-endpoint ${api.url}`);
+    // Several polls in each state, so that a line per poll would show.
+    await waiting.stderrShows(/waiting: 1 NEW, 0 RUNNING, 0 done/);
+    await pollsAfter(3);
+    const finish = await claimRun('proj-ww');
+    await waiting.stderrShows(/waiting: 1 NEW, 1 RUNNING, 0 done/);
+    await pollsAfter(3);
+    assert.deepEqual(await finish({ ok: true }), { held: true, jobs: 1 });
+    const { code, stdout, stderr } = await waiting.result;
+    assert.equal(code, 0, stderr);
+    assert.match(stdout, /^done: no job is NEW, RUNNING or FAIL; 1 job finished while waiting \([\d.]+s\)\n$/);
+    assert.deepEqual(
+      stderr.split('\n').map((line) => line.replace(/ \([\d.]+s\)$/, '')),
+      ['waiting: 1 NEW, 0 RUNNING, 0 done', 'waiting: 1 NEW, 1 RUNNING, 0 done', ''],
+    );
+    assert.equal((await json(`job show ${id}`)).status, 'SUCCESS');
+  });
+
+  it('job wait: past one page, a job that newer ones push off the page is not counted done', async () => {
+    for (let i = 0; i < 3; i++) await newJob('proj-wp');
+    const waiting = start(`job wait --project-id proj-wp --interval 0.05 --timeout 120 --os-endpoint ${api.url}`);
+    await waiting.stderrShows(/waiting: ≥2 NEW or RUNNING, 0 done/);
+    // The page of two now holds the newest job and the one before; the third newest left it, still NEW.
+    await newJob('proj-wp');
+    await pollsAfter(3);
+    assert.deepEqual(await (await claimRun('proj-wp', 4))({ ok: true }), { held: true, jobs: 4 });
+    const { code, stdout, stderr } = await waiting.result;
+    assert.equal(code, 0, stderr);
+    assert.match(stderr, /^waiting: ≥2 NEW or RUNNING, 0 done \([\d.]+s\)\n$/);
+    // Counted: the jobs the wait saw NEW (the oldest was always beyond the page).
+    assert.match(stdout, /; 3 jobs finished while waiting/);
   });
 
   it('fails clearly on bad arguments and on an endpoint nobody answers', async () => {

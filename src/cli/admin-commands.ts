@@ -1,5 +1,6 @@
 import { type Command, InvalidArgumentError, Option } from 'commander';
 import { AdminClient, type ConnectOptions } from './admin-client.js';
+import { WAIT_EXIT, waitForJobs } from './job-wait.js';
 import { FORMATS, printItem, printList, type Format } from './output.js';
 
 // `tricircle pod|routing|job ...`: the Admin API v1.0 over HTTP. Each resource is described
@@ -12,6 +13,8 @@ interface Resource {
   /** Collection: /v1.0/pods and {"pods": [...]}. */
   many: string;
   columns: readonly string[];
+  /** Table widths of columns whose values can be long. */
+  maxWidths?: Readonly<Record<string, number>>;
 }
 
 const POD: Resource = { one: 'pod', many: 'pods', columns: ['pod_id', 'region_name', 'az_name', 'pod_az_name', 'dc_name'] };
@@ -20,7 +23,13 @@ const ROUTING: Resource = {
   many: 'routings',
   columns: ['id', 'top_id', 'bottom_id', 'pod_id', 'project_id', 'resource_type', 'created_at', 'updated_at'],
 };
-const JOB: Resource = { one: 'job', many: 'jobs', columns: ['id', 'type', 'status', 'project_id', 'timestamp', 'resource'] };
+const JOB: Resource = {
+  one: 'job',
+  many: 'jobs',
+  columns: ['id', 'type', 'status', 'project_id', 'timestamp', 'resource', 'error'],
+  // The whole error is in `job show`.
+  maxWidths: { error: 60 },
+};
 
 const POD_FIELDS = ['az_name', 'pod_az_name', 'dc_name'];
 const ROUTING_FIELDS = ['top_id', 'bottom_id', 'pod_id', 'project_id', 'resource_type'];
@@ -78,7 +87,7 @@ function addList(group: Command, resource: Resource, filters: readonly string[],
   const command = leaf(group, 'list', `List ${resource.many}${paged ? ' (every page, unless --limit)' : ''}`, async (client, opts) => {
     const query = { ...givenFields(opts, filters), marker: opts.marker as string | undefined };
     const page = await client.list(resource.many, query, opts.limit as string | undefined);
-    printList(page.items, resource.columns, opts.format);
+    printList(page.items, resource.columns, opts.format, resource.maxWidths);
     // On stderr, so that the JSON on stdout stays one parseable document.
     if (page.nextMarker !== undefined) process.stderr.write(`more ${resource.many} follow: add --marker ${page.nextMarker}\n`);
   });
@@ -111,6 +120,25 @@ function resourceEntry(text: string, previous: Record<string, string> | undefine
   if (at <= 0) throw new InvalidArgumentError(`expected key=value, not '${text}'`);
   return { ...previous, [text.slice(0, at)]: text.slice(at + 1) };
 }
+
+/** A number of seconds for an option, at least `min`. */
+function secondsOption(min: number) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (text.trim() === '' || !Number.isFinite(value) || value < min) throw new InvalidArgumentError(`expected a number of seconds, at least ${min}`);
+    return value;
+  };
+}
+
+const WAIT_HELP = `
+Progress goes to stderr: one line rewritten in place on a terminal, otherwise a line each
+time the counts change. Exit status:
+  ${WAIT_EXIT.done}  no job is NEW, RUNNING or FAIL
+  1  the command itself failed (bad arguments, the Admin API unreachable or refusing)
+  ${WAIT_EXIT.timedOut}  the timeout came first (the message says how many jobs are left)
+  ${WAIT_EXIT.failed}  no job is NEW or RUNNING, but some are FAIL (named on stderr); every FAIL
+     job of the filters counts, also one that failed before the wait began
+`;
 
 function registerPods(program: Command): void {
   const pods = program.command('pod').description('Pods: the central region (no --az-name) and the regions it drives');
@@ -154,6 +182,21 @@ function registerJobs(program: Command): void {
     printOne(client, 'PUT', itemPath(JOB, id!), JOB, opts),
   );
   addDelete(jobs, JOB, 'id');
+  const wait = leaf(
+    jobs,
+    'wait',
+    'Wait until no job is NEW or RUNNING, then fail if any is FAIL',
+    async (client, opts) => {
+      const filters = givenFields(opts, ['project_id', 'type']);
+      process.exitCode = await waitForJobs(client, { timeout: opts.timeout as number, interval: opts.interval as number, filters });
+    },
+    false,
+  );
+  addFieldOptions(wait, ['project_id', 'type'], false, 'only jobs with this');
+  wait
+    .addOption(new Option('--timeout <seconds>', 'give up after this long; 0 waits without limit').argParser(secondsOption(0)).default(600))
+    .addOption(new Option('--interval <seconds>', 'time between polls').argParser(secondsOption(0.05)).default(1))
+    .addHelpText('after', WAIT_HELP);
   leaf(jobs, 'schemas', 'List the job types and the resource keys each needs', async (client, opts) => {
     const reply = await client.request('GET', '/v1.0/jobs/schemas');
     if (!Array.isArray(reply.schemas)) throw new Error(`the Admin API's answer has no "schemas" list`);

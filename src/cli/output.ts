@@ -29,9 +29,17 @@ export function table(headers: string[], rows: string[][]): string {
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
 
-/** A list: one row per item with `columns`, or the items as a JSON array. */
-export function printList(items: Row[], columns: readonly string[], format: Format): void {
-  const rows = () => items.map((item) => columns.map((c) => cell(item[c])));
+/** `text` cut to at most `max` characters, the cut marked with an ellipsis. */
+export function shorten(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/**
+ * A list: one row per item with `columns`, or the items as a JSON array. `maxWidths` caps
+ * columns whose values can be long (a job's error) in the table; JSON keeps them whole.
+ */
+export function printList(items: Row[], columns: readonly string[], format: Format, maxWidths: Readonly<Record<string, number>> = {}): void {
+  const rows = () => items.map((item) => columns.map((c) => shorten(cell(item[c]), maxWidths[c] ?? Infinity)));
   process.stdout.write(format === 'json' ? json(items) : table([...columns], rows()));
 }
 
