@@ -101,8 +101,15 @@ for (const engine of await engines()) {
     async function assertAllSucceeded(ids: string[], prefix: string): Promise<void> {
       const logged = await db.kysely.selectFrom('async_job_logs').select('id').where('id', 'in', ids).execute();
       assert.equal(logged.length, ids.length, 'every job is in the log');
-      const active = await db.kysely.selectFrom('async_jobs').select(['id', 'status', 'error']).where('resource_id', 'like', `${prefix}%`).execute();
-      assert.deepEqual(active, [], 'no job is left NEW, RUNNING or FAIL');
+      // Not RUNNING: wake-ups of keys whose jobs an earlier run consumed still claim and release
+      // their locks for a while (settled() saw a moment with none, so none is stuck).
+      const left = await db.kysely
+        .selectFrom('async_jobs')
+        .select(['id', 'status', 'error'])
+        .where('resource_id', 'like', `${prefix}%`)
+        .where('status', 'in', ['NEW', 'FAIL'])
+        .execute();
+      assert.deepEqual(left, [], 'no job is left NEW or FAIL');
     }
 
     it('runs 2,000 jobs of 200 resources across three processes, each job once, one run per resource at a time', async (t) => {
@@ -156,7 +163,10 @@ for (const engine of await engines()) {
       const pids = new Set(runs.map((run) => Number(run.pid)));
       t.diagnostic(`runs by process: ${JSON.stringify(started.map((p) => runs.filter((run) => Number(run.pid) === p.pid).length))}`);
       assert.ok(pids.size >= 2, `only ${pids.size} process did work`);
-      assert.ok([...pids].every((pid) => started.some((p) => p.pid === pid)));
+      assert.ok(
+        [...pids].every((pid) => started.some((p) => p.pid === pid)),
+        'only the started processes ran jobs',
+      );
     });
 
     it('lets a surviving process take over the job of a killed one once job_run_expire has passed', async () => {
@@ -167,9 +177,9 @@ for (const engine of await engines()) {
       const first = await until('a process to start the job', async () => (await runsOf('crash'))[0]);
       const victim = pair.find((p) => p.pid === Number(first.pid))!;
       const survivor = pair.find((p) => p !== victim)!;
+      const killedAt = Date.now();
       victim.child.kill('SIGKILL');
       await victim.exited;
-      const killedAt = Date.now();
       await until('the survivor to finish the job', async () => (await statusOf(job)) === 'SUCCESS', 60_000);
       const runs = await runsOf('crash');
       assert.equal(runs.length, 2, JSON.stringify(runs));

@@ -18,9 +18,9 @@ export interface TestRunsTable {
   resource_id: string;
   pid: number;
   attempt: number;
-  /** Date.now() when the handler started, and when it finished (null: it never did). */
-  started_at: number;
-  ended_at: number | null;
+  /** Date.now() when the handler started, and when it finished (null: it never did); bigint, so pg reads strings. */
+  started_at: number | string;
+  ended_at: number | string | null;
 }
 
 export type TestRunsDb = Kysely<{ xjob_test_runs: TestRunsTable }>;
