@@ -72,7 +72,7 @@ export class XJobEngine implements JobWaker {
     const first = setTimeout(
       () => {
         void this.redoFailed();
-        this.timers.push(setInterval(() => void this.redoFailed(), redo.interval * 1000));
+        this.timers.push(setInterval(() => void this.redoFailed(), redo.interval * 1000).unref());
       },
       Math.random() * redo.fuzzyDelay * 1000,
     );
@@ -109,8 +109,14 @@ export class XJobEngine implements JobWaker {
     for (const entry of this.pending.values()) entry.acks.forEach((ack) => ack());
     this.pending.clear();
     const settled = Promise.allSettled([...this.runningRuns]);
-    const graceOver = sleep(graceSeconds * 1000, 'grace over', { ref: false });
-    if ((await Promise.race([settled, graceOver])) === 'grace over') {
+    // The grace timer keeps the process alive while runs are under way (a handler waiting on
+    // nothing that holds the event loop would otherwise let it exit before the abort and
+    // release), and is cancelled as soon as they settle.
+    const cancelGrace = new AbortController();
+    const graceOver = sleep(graceSeconds * 1000, 'grace over', { signal: cancelGrace.signal }).catch(() => 'runs settled');
+    const first = await Promise.race([settled, graceOver]);
+    cancelGrace.abort();
+    if (first === 'grace over') {
       this.options.logger.warn({ runs: this.active.size }, 'grace period over: aborting running jobs');
       this.shutdown.abort();
       await settled;
