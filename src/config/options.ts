@@ -54,7 +54,7 @@ export const OPTIONS = {
     graceful_shutdown_timeout: {
       type: { kind: 'int', min: 0 },
       default: '60',
-      help: 'Seconds to let in-flight requests finish after SIGTERM before closing anyway.',
+      help: 'Seconds after SIGTERM to let in-flight requests and running jobs finish; jobs still running then are aborted and left NEW for another worker.',
     },
     log_level: {
       type: { kind: 'enum', choices: ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] },
@@ -239,7 +239,7 @@ export const OPTIONS = {
     redo_time_span: {
       type: { kind: 'int', min: 1 },
       default: '172800',
-      help: 'Only FAIL and NEW jobs younger than this many seconds are redone periodically.',
+      help: 'The periodic redo runs again the FAIL jobs registered within this many seconds (NEW jobs are found by the poll, whatever their age).',
     },
   },
   client: {

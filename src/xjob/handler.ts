@@ -25,7 +25,7 @@ export interface JobRunContext {
   clients: RegionClients;
   /** Bound to the run id, type and resource. */
   logger: Logger;
-  /** Aborted when the process shuts down and the grace period is over. */
+  /** Aborted when the process shuts down and the grace period is over, or when another worker took the run's lock over. */
   signal: AbortSignal;
 }
 
