@@ -15,6 +15,7 @@ export interface Suite {
 const SUITES: Record<string, () => Promise<Suite>> = {
   'admin-api': () => import('./admin-api.js'),
   neutron: () => import('./neutron.js'),
+  xjob: () => import('./xjob.js'),
 };
 
 async function listSuites(): Promise<string> {

@@ -53,7 +53,7 @@ export async function freePort(): Promise<number> {
 const CLOCK_TICKS_PER_SECOND = 100; // USER_HZ on every Linux we run on
 
 /** utime + stime of a process (all its threads), from /proc. */
-function procCpuSeconds(pid: number): number | undefined {
+export function procCpuSeconds(pid: number): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     // The command name may contain spaces; fields after its closing parenthesis are fixed.
