@@ -184,24 +184,52 @@ export class JobRuns {
    */
   async waiting(limit: number): Promise<JobKey[]> {
     const expiredBefore = this.expiredBefore();
+    // The oldest NEW job of each key, read in timestamp order: the database stops after `limit`
+    // keys instead of grouping the whole backlog on every poll.
     const rows = await this.db.kysely
       .selectFrom('async_jobs as j')
-      .select((eb) => ['j.type', 'j.resource_id', eb.fn.max('j.project_id').as('project_id'), eb.fn.min('j.timestamp').as('oldest')])
+      .select((eb) => [
+        'j.type',
+        'j.resource_id',
+        eb
+          .selectFrom('async_jobs as p')
+          .select((sub) => sub.fn.max('p.project_id').as('project_id'))
+          .whereRef('p.type', '=', 'j.type')
+          .whereRef('p.resource_id', '=', 'j.resource_id')
+          .where('p.status', '=', 'NEW')
+          .as('project_id'),
+      ])
       .where('j.status', '=', 'NEW')
-      .where(({ not, exists, selectFrom }) =>
-        not(
-          exists(
-            selectFrom('async_jobs as r')
-              .select('r.id')
-              .whereRef('r.type', '=', 'j.type')
-              .whereRef('r.resource_id', '=', 'j.resource_id')
-              .where('r.status', '=', 'RUNNING')
-              .where('r.timestamp', '>=', expiredBefore),
+      .where(({ and, not, exists, selectFrom }) =>
+        and([
+          not(
+            exists(
+              selectFrom('async_jobs as r')
+                .select('r.id')
+                .whereRef('r.type', '=', 'j.type')
+                .whereRef('r.resource_id', '=', 'j.resource_id')
+                .where('r.status', '=', 'RUNNING')
+                .where('r.timestamp', '>=', expiredBefore),
+            ),
           ),
-        ),
+          not(
+            exists(
+              selectFrom('async_jobs as o')
+                .select('o.id')
+                .whereRef('o.type', '=', 'j.type')
+                .whereRef('o.resource_id', '=', 'j.resource_id')
+                .where('o.status', '=', 'NEW')
+                .where((eb) =>
+                  eb.or([
+                    eb('o.timestamp', '<', eb.ref('j.timestamp')),
+                    eb.and([eb('o.timestamp', '=', eb.ref('j.timestamp')), eb('o.id', '<', eb.ref('j.id'))]),
+                  ]),
+                ),
+            ),
+          ),
+        ]),
       )
-      .groupBy(['j.type', 'j.resource_id'])
-      .orderBy('oldest')
+      .orderBy('j.timestamp')
       .limit(limit)
       .execute();
     return rows.map((r) => ({ type: r.type, resourceId: r.resource_id, projectId: r.project_id }));

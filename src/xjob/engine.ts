@@ -41,6 +41,18 @@ const ABANDONED = Symbol('abandoned');
 
 const keyOf = (key: JobKey) => `${key.type}\u0000${key.resourceId}`;
 
+/** A poll reads this many times the keys it takes, and takes a random share of them. */
+const POLL_SPREAD = 8;
+
+/** Fisher-Yates, in place. */
+function shuffled<T>(items: T[]): T[] {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(Math.random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+  return items;
+}
+
 /** Full jitter: a random wait up to the capped exponential delay, in milliseconds. */
 export function backoffDelay(retry: RetryPolicy, attempt: number): number {
   return Math.random() * Math.min(retry.maxDelay, retry.baseDelay * 2 ** (attempt - 1)) * 1000;
@@ -161,10 +173,13 @@ export class XJobEngine implements JobWaker {
     if (this.polling || this.stopping) return;
     this.polling = true;
     try {
+      // A random share of the oldest waiting keys: processes polling one backlog then mostly
+      // take different keys, instead of all racing for the same oldest ones (a lost race
+      // costs the loser two or three transactions and does nothing).
       const limit = this.options.workers * 4;
-      const keys = await this.options.runs.waiting(limit);
-      this.backlogLeft = keys.length === limit;
-      for (const key of keys) if (!this.active.has(keyOf(key))) this.enqueue(key, false);
+      const keys = shuffled(await this.options.runs.waiting(limit * POLL_SPREAD));
+      this.backlogLeft = keys.length > limit;
+      for (const key of keys.slice(0, limit)) if (!this.active.has(keyOf(key))) this.enqueue(key, false);
     } catch (err) {
       this.backlogLeft = false;
       this.options.logger.warn({ err }, 'polling for jobs failed');
