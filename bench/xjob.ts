@@ -88,7 +88,7 @@ Steady state (PostgreSQL, RabbitMQ wake-ups, --processes, --workers, --pool, --s
   --out DIR            where the JSON results go (default ${join(tmpdir(), 'tricircle-bench')})
 
 Examples:
-  npm run bench -- xjob                                      everything (~6 min)
+  npm run bench -- xjob                                      everything (~5 min on a quiet machine)
   npm run bench -- xjob --scenarios latency --rounds 1 --jobs 100
   npm run bench -- xjob --scenarios throughput --backlog 5000 --processes 2 --workers 8 --pool 8
 `;
