@@ -143,6 +143,13 @@ for (const engine of await engines()) {
       );
       waiting = await runs.waiting(1000);
       assert.ok(waiting.some((k) => k.resourceId === 'released' && k.type === 'update_network'));
+      await jobs.add(db.kysely, key('young'));
+      assert.ok(!(await runs.waiting(1000, 5)).some((k) => k.resourceId === 'young'), 'a job younger than the minimum age is left to its wake-up');
+      clock.advance(6);
+      assert.ok(
+        (await runs.waiting(1000, 5)).some((k) => k.resourceId === 'young'),
+        'and taken once older',
+      );
       const backlog = await runs.backlog();
       assert.ok(backlog.count >= 1);
       assert.ok(backlog.oldestAgeSeconds > 0);

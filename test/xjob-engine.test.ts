@@ -112,6 +112,7 @@ for (const engine of await engines()) {
         metrics,
         workers: 4,
         pollInterval: 0.05,
+        pollMinAge: 0,
         runExpire,
         redo: { interval: 3600, fuzzyDelay: 0, timeSpan: 0 },
         retry: { attempts: 3, baseDelay: 0.01, maxDelay: 0.05 },

@@ -141,12 +141,16 @@ export class JobRuns {
         const failed = await tx
           .updateTable('async_jobs')
           .set({ status: 'FAIL', error: outcome.error, run_id: null })
+          .where('type', '=', key.type)
+          .where('resource_id', '=', key.resourceId)
           .where('run_id', '=', runId)
           .executeTakeFirst();
         return { held: true, jobs: Number(failed.numUpdatedRows) };
       }
+      // Within the key's rows (its index), so that MariaDB locks those and no others: an OR
+      // across indexes would scan and lock the table, deadlocking with other keys' runs.
       const consumed = (eb: ExpressionBuilder<TricircleTables, 'async_jobs'>) =>
-        eb.or([eb('run_id', '=', runId), eb.and([eb('type', '=', key.type), eb('resource_id', '=', key.resourceId), eb('status', '=', 'FAIL')])]);
+        eb.and([eb('type', '=', key.type), eb('resource_id', '=', key.resourceId), eb.or([eb('run_id', '=', runId), eb('status', '=', 'FAIL')])]);
       await tx
         .insertInto('async_job_logs')
         .columns(['id', 'project_id', 'type', 'resource_id', 'timestamp'])
@@ -180,10 +184,12 @@ export class JobRuns {
 
   /**
    * Keys with NEW jobs and no live run, oldest first: the poll that finds jobs whose wake-up
-   * was lost, and locks whose worker died.
+   * was lost, and locks whose worker died. Keys whose oldest NEW job is younger than
+   * `minAgeSeconds` are left to their wake-up.
    */
-  async waiting(limit: number): Promise<JobKey[]> {
+  async waiting(limit: number, minAgeSeconds = 0): Promise<JobKey[]> {
     const expiredBefore = this.expiredBefore();
+    const registeredBefore = formatMicros(new Date(this.clock.now().getTime() - minAgeSeconds * 1000));
     // The oldest NEW job of each key, read in timestamp order: the database stops after `limit`
     // keys instead of grouping the whole backlog on every poll.
     const rows = await this.db.kysely
@@ -200,6 +206,7 @@ export class JobRuns {
           .as('project_id'),
       ])
       .where('j.status', '=', 'NEW')
+      .$if(minAgeSeconds > 0, (q) => q.where('j.timestamp', '<', registeredBefore))
       .where(({ and, not, exists, selectFrom }) =>
         and([
           not(

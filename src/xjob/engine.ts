@@ -22,6 +22,11 @@ export interface EngineOptions {
   workers: number;
   /** Seconds between polls of the database for NEW jobs nobody woke us for. */
   pollInterval: number;
+  /**
+   * Seconds a NEW job must have waited before the poll takes it. With a broker its wake-up is
+   * on the way to some process: a poll that took it too would race that process for nothing.
+   */
+  pollMinAge: number;
   /** [xjob] job_run_expire: a run refreshes its lock at a third of it. */
   runExpire: number;
   redo: { interval: number; fuzzyDelay: number; timeSpan: number };
@@ -34,6 +39,8 @@ interface Pending {
   redo: boolean;
   /** Acknowledgements of the broker messages this entry stands for. */
   acks: Array<() => void>;
+  /** It waited for a run of its key in this process, whose last check for new jobs has likely consumed them. */
+  deferred?: boolean;
 }
 
 /** Not an outcome: the process is stopping and the run is given back unfinished. */
@@ -154,7 +161,10 @@ export class XJobEngine implements JobWaker {
   private pump(): void {
     for (const [id, entry] of this.pending) {
       if (this.stopping || this.active.size >= this.options.workers) break;
-      if (this.active.has(id)) continue; // its run checks for new jobs when it ends; this entry waits for that
+      if (this.active.has(id)) {
+        entry.deferred = true; // its run checks for new jobs when it ends; this entry waits for that
+        continue;
+      }
       this.pending.delete(id);
       this.active.add(id);
       const run = this.runKey(entry).finally(() => {
@@ -177,7 +187,7 @@ export class XJobEngine implements JobWaker {
       // take different keys, instead of all racing for the same oldest ones (a lost race
       // costs the loser two or three transactions and does nothing).
       const limit = this.options.workers * 4;
-      const keys = shuffled(await this.options.runs.waiting(limit * POLL_SPREAD));
+      const keys = shuffled(await this.options.runs.waiting(limit * POLL_SPREAD, this.options.pollMinAge));
       this.backlogLeft = keys.length > limit;
       for (const key of keys.slice(0, limit)) if (!this.active.has(keyOf(key))) this.enqueue(key, false);
     } catch (err) {
@@ -206,6 +216,8 @@ export class XJobEngine implements JobWaker {
   private async runKey(entry: Pending): Promise<void> {
     const { runs, logger } = this.options;
     let redo = entry.redo;
+    // A deferred entry is usually stale: one read instead of claiming and releasing a lock for nothing.
+    if (entry.deferred && !redo && !(await runs.hasNew(entry.key).catch(() => true))) return;
     while (!this.stopping) {
       let runId: string | null = null;
       try {
@@ -222,7 +234,11 @@ export class XJobEngine implements JobWaker {
       } catch (err) {
         // The database failed us: the jobs stay as they are and the poll comes back for them.
         logger.error({ err, type: entry.key.type, resource_id: entry.key.resourceId }, 'job run interrupted by a database error');
-        if (runId !== null) await runs.release(runId).catch(() => undefined);
+        if (runId !== null) {
+          await runs
+            .release(runId)
+            .catch((releaseErr: unknown) => logger.error({ err: releaseErr, run_id: runId }, 'job run lock not released: it expires after job_run_expire'));
+        }
         return;
       }
     }

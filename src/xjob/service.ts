@@ -71,6 +71,7 @@ export async function startXJob({ config, db, logger, registry, clients }: XJobS
     metrics,
     workers: xjob.workers,
     pollInterval: xjob.worker_sleep_time,
+    pollMinAge: config.DEFAULT.transport_url ? xjob.worker_sleep_time : 0,
     runExpire: xjob.job_run_expire,
     redo: { interval: config.DEFAULT.periodic_interval, fuzzyDelay: config.DEFAULT.periodic_fuzzy_delay, timeSpan: xjob.redo_time_span },
     retry: { attempts: xjob.retry_attempts, baseDelay: xjob.retry_base_delay, maxDelay: xjob.retry_max_delay },
