@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { registerAdminCommands } from './admin-commands.js';
+import { registerCompute } from './compute.js';
 import { registerManage } from './manage.js';
 import { registerServe } from './serve.js';
 
@@ -9,6 +10,7 @@ const program = new Command('tricircle').description('Multi-region OpenStack net
 registerServe(program);
 registerManage(program);
 registerAdminCommands(program);
+registerCompute(program);
 
 try {
   await program.parseAsync(process.argv);

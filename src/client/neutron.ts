@@ -33,7 +33,8 @@ export function neutronUrl(endpoint: string, path: string): string {
   return `${base}${path.startsWith('/') ? '' : '/'}${path}`;
 }
 
-function errorOf(region: string, method: string, url: string, status: number, text: string): NeutronRequestError {
+/** The error for a non-2xx answer of a region's Neutron, from its body. */
+export function neutronErrorOf(region: string, method: string, url: string, status: number, text: string): NeutronRequestError {
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -113,7 +114,7 @@ export class AdminNeutron implements RegionNeutron {
         keystone.invalidate(token);
         continue;
       }
-      if (answer.status < 200 || answer.status > 299) throw errorOf(this.region, method, url, answer.status, answer.text);
+      if (answer.status < 200 || answer.status > 299) throw neutronErrorOf(this.region, method, url, answer.status, answer.text);
       return parseJson(`Neutron of region ${this.region}`, url, answer.text) as T;
     }
   }

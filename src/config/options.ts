@@ -274,6 +274,26 @@ export const OPTIONS = {
       help: "Seconds to wait for an answer from a region's Neutron, and from Keystone when asking it for a token or the endpoints.",
     },
   },
+  compute: {
+    bind_host: { type: str, default: '0.0.0.0', help: 'Address the compute service (tricircle compute) listens on.' },
+    bind_port: { type: port, default: '8774', help: 'Port of the compute service: the Nova v2.1 API at /v2.1 and the Glance v2 API at /v2 and /image/v2.' },
+    region_name: { type: str, default: 'RegionOne', help: 'Region the compute service serves; --region overrides it.' },
+    neutron_url: {
+      type: str,
+      default: null,
+      help: "URL of the region's Neutron (with or without /v2.0), where servers get their ports. Required by tricircle compute.",
+    },
+    host: {
+      type: str,
+      default: null,
+      help: 'The binding:host_id the compute service binds ports to. Unset: <region_name>-compute1.',
+    },
+    default_availability_zone: {
+      type: str,
+      default: 'nova',
+      help: 'The one availability zone of the compute service; ports get device_owner compute:<zone>.',
+    },
+  },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
 export type Sections = typeof OPTIONS;

@@ -4,6 +4,7 @@ import * as initial from './migrations/001_initial.js';
 import * as neutron from './migrations/002_neutron.js';
 import * as securityGroupRules from './migrations/003_security_group_rules.js';
 import * as jobRuns from './migrations/004_job_runs.js';
+import * as computeServers from './migrations/005_compute_servers.js';
 
 // Migrations are listed here, in order, rather than discovered on disk, so they work the
 // same from sources and from a bundle. Names sort; never rename or edit a landed one.
@@ -13,6 +14,7 @@ function migrations(db: Db): Record<string, Migration> {
     '002_neutron': { up: (k) => neutron.up(k, db.dialect) },
     '003_security_group_rules': { up: (k) => securityGroupRules.up(k, db.dialect) },
     '004_job_runs': { up: (k) => jobRuns.up(k) },
+    '005_compute_servers': { up: (k) => computeServers.up(k, db.dialect) },
   };
 }
 
