@@ -165,6 +165,7 @@ export function createComputeApi({ config, db, logger }: ComputeApiOptions): Fas
         const q = query(request);
         const matching = IMAGES.filter((i) => (q.name === undefined || i.name === q.name) && (q.id === undefined || i.id === q.id));
         const start = q.marker === undefined ? 0 : matching.findIndex((i) => i.id === q.marker) + 1;
+        if (q.marker !== undefined && start === 0) throw new ApiError('InvalidInput', `marker ${q.marker} could not be found.`);
         const page = matching.slice(start, start + pageLimit(request, maxLimit));
         return { images: page.map((i) => renderGlanceImage(prefix, i)), schema: `${prefix}/v2/schemas/images`, first: `${prefix}/v2/images` };
       },
