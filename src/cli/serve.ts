@@ -4,11 +4,17 @@ import { collect, openRuntime } from './runtime.js';
 
 type ServiceName = 'admin-api' | 'neutron-server' | 'xjob';
 
+/** `tricircle neutron-server --role local --region R`: the local Neutron role; central (the default) is the plain core for now. */
+interface NeutronRole {
+  role?: string;
+  region?: string;
+}
+
 /**
  * Serves the named services from one process until SIGTERM; `overrides` are the defaults of
  * the calling command. Fastify and the APIs load only here, not on every CLI start.
  */
-async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides']): Promise<void> {
+async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides'], neutronRole: NeutronRole = {}): Promise<void> {
   const [{ createAdminApi }, { createNeutronApi, createNeutronCore }, { closeOnSignal, createHttpApp, listen }, { jobWaker, startXJob }, { Registry }] =
     await Promise.all([
       import('../admin/index.js'),
@@ -17,6 +23,8 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
       import('../xjob/index.js'),
       import('prom-client'),
     ]);
+  if (neutronRole.role !== undefined && !['central', 'local'].includes(neutronRole.role))
+    throw new Error(`--role must be central or local, not ${neutronRole.role}`);
   const { config, logger, db } = await openRuntime(files, overrides);
   const grace = config.DEFAULT.graceful_shutdown_timeout;
   const apps = [];
@@ -32,7 +40,8 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
       process.stderr.write(`tricircle admin-api listening on ${address}/v1.0\n`);
       apps.push(app);
     } else if (name === 'neutron-server') {
-      const { plugin, deps } = createNeutronCore(config, db.kysely);
+      const { plugin: core, deps } = createNeutronCore(config, db.kysely);
+      const plugin = neutronRole.role === 'local' ? (await import('../neutron/local/index.js')).localPluginFor(config, core, neutronRole.region) : core;
       const app = createNeutronApi({ config, db, logger, plugin, deps });
       const address = await listen({ name, app, host: config.neutron.bind_host, port: config.neutron.bind_port });
       process.stderr.write(`tricircle neutron-server listening on ${address}/v2.0\n`);
@@ -69,7 +78,9 @@ export function registerServe(program: Command): void {
     .command('neutron-server')
     .description('Serve the Neutron v2.0 API on [neutron] bind_host:bind_port')
     .option('--config-file <path>', 'INI file; repeat for more, later files win', collect)
-    .action(async (opts: { configFile?: string[] }) => serve(['neutron-server'], opts.configFile));
+    .option('--role <role>', 'central (today: the plain Neutron core, the default) or local (mirrors [tricircle] central_neutron_url)')
+    .option('--region <name>', 'Region of a local Neutron; overrides [tricircle] local_region_name')
+    .action(async (opts: { configFile?: string[] } & NeutronRole) => serve(['neutron-server'], opts.configFile, undefined, opts));
 
   program
     .command('xjob')

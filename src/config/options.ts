@@ -181,6 +181,16 @@ export const OPTIONS = {
       default: '1500',
       help: 'MTU of the physical networks; VXLAN networks get 50 bytes less.',
     },
+    central_neutron_url: {
+      type: str,
+      default: null,
+      help: 'URL of the central Neutron (with or without /v2.0) that a neutron-server with --role local mirrors resources from.',
+    },
+    local_region_name: {
+      type: str,
+      default: null,
+      help: 'Region of a neutron-server with --role local: it names the per-region gateway port and the binding profile. --region overrides it.',
+    },
   },
   QUOTAS: {
     quota_network: { type: { kind: 'int', min: -1 }, default: '100', help: 'Networks per project (-1: unlimited).' },

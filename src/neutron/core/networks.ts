@@ -122,7 +122,8 @@ export class NetworkOperations implements ResourceOperations {
   }
 
   private async insert(tx: Executor, ctx: RequestContext, item: Resource): Promise<string> {
-    const id = randomUUID();
+    // An id in the item comes only from a plugin (the API refuses `id` in POST bodies): the local role's mirrors.
+    const id = (item.id as string | undefined) ?? randomUUID();
     const requested = PROVIDER.some((attr) => item[attr] !== null && item[attr] !== undefined);
     const segment: Segment = requested
       ? await this.deps.segments.allocateProvider(tx, id, {

@@ -190,7 +190,8 @@ export class PortOperations implements ResourceOperations {
       groups = [await this.options.defaultSecurityGroup(tx, projectId)];
     } else await checkSecurityGroups(tx, projectId, groups);
 
-    const id = randomUUID();
+    // An id in the item comes only from a plugin (the API refuses `id` in POST bodies).
+    const id = (item.id as string | undefined) ?? randomUUID();
     const now = nowIso();
     const host = (item['binding:host_id'] as string | undefined) ?? '';
     const bound = binding(host, item['binding:vnic_type'] as string);

@@ -25,7 +25,8 @@ async function defaultGroupId(db: Executor, projectId: string, locking = false):
 }
 
 async function insertGroup(tx: Executor, record: Resource, rules: (id: string) => RuleContent[]): Promise<string> {
-  const id = randomUUID();
+  // An id in the record comes only from a plugin (the API refuses `id` in POST bodies).
+  const id = (record.id as string | undefined) ?? randomUUID();
   const now = nowIso();
   await tx
     .insertInto('securitygroups')

@@ -195,7 +195,8 @@ export class SubnetOperations implements ResourceOperations {
     const now = nowIso();
     const record: Resource = {
       ...item,
-      id: randomUUID(),
+      // An id in the item comes only from a plugin (the API refuses `id` in POST bodies).
+      id: (item.id as string | undefined) ?? randomUUID(),
       ip_version: cidr.version,
       cidr: cidrText,
       gateway_ip: gateway,

@@ -1,0 +1,104 @@
+import type { RequestContext } from '../../auth/index.js';
+import { exchange, parseJson, ServiceUnreachableError } from '../../client/http.js';
+import { neutronUrl } from '../../client/neutron.js';
+import { ApiError, ERROR_CATALOG, type ErrorType } from '../../http/errors.js';
+import type { Resource } from '../core/plugin.js';
+
+/** The User-Agent the central Neutron recognises local Neutrons by. */
+export const LOCAL_USER_AGENT = 'local-neutronclient';
+
+export interface CentralOptions {
+  url: string;
+  timeoutSeconds: number;
+  /** noauth: the central Neutron trusts identity headers, so the caller's are sent along with its token. */
+  forwardIdentity: boolean;
+}
+
+/**
+ * Whether a request may reach the central Neutron: only API calls carrying a token do.
+ * Internal calls (and upstream's agents) have none and see local data only.
+ */
+export const reachesCentral = (ctx: RequestContext) => ctx.authToken !== null;
+
+/** The central Neutron's error as this API's: its own type when this catalog knows it, else a type of its status. */
+function centralError(status: number, text: string): ApiError {
+  let fault: { type?: unknown; message?: unknown } | undefined;
+  try {
+    fault = (JSON.parse(text) as { NeutronError?: typeof fault }).NeutronError;
+  } catch {
+    fault = undefined;
+  }
+  const message = `Central Neutron: ${typeof fault?.message === 'string' ? fault.message : text.slice(0, 300) || `HTTP ${status}`}`;
+  const type = typeof fault?.type === 'string' && fault.type in ERROR_CATALOG ? (fault.type as ErrorType) : undefined;
+  if (type) return new ApiError(type, message);
+  if (status === 404) return new ApiError('ResourceNotFound', message);
+  if (status === 409) return new ApiError('Conflict', message);
+  if (status === 401 || status === 403) return new ApiError('PolicyNotAuthorized', message);
+  if (status >= 400 && status < 500) return new ApiError('BadRequest', message);
+  return new ApiError('ServiceUnavailable', message);
+}
+
+/** The URL path of a collection: security_groups are served at /v2.0/security-groups. */
+const pathOf = (collection: string) => `/v2.0/${collection.replace(/_/g, '-')}`;
+
+/** The central Neutron's v2.0 API, called as the caller of the local request. */
+export class CentralNeutron {
+  constructor(private readonly options: CentralOptions) {}
+
+  private headers(ctx: RequestContext): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': LOCAL_USER_AGENT, 'x-auth-token': ctx.authToken ?? '' };
+    if (this.options.forwardIdentity) {
+      if (ctx.userId) headers['x-user-id'] = ctx.userId;
+      if (ctx.projectId) headers['x-project-id'] = ctx.projectId;
+      headers['x-roles'] = ctx.roles.join(',');
+    }
+    return headers;
+  }
+
+  async request<T = Record<string, unknown>>(ctx: RequestContext, method: string, path: string, body?: unknown): Promise<T> {
+    const url = neutronUrl(this.options.url, path);
+    const headers = this.headers(ctx);
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let answer;
+    try {
+      answer = await exchange(
+        'Central Neutron',
+        url,
+        { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
+        this.options.timeoutSeconds,
+      );
+    } catch (err) {
+      if (err instanceof ServiceUnreachableError) throw new ApiError('ServiceUnavailable', `${err.message}; try again later`);
+      throw err;
+    }
+    if (answer.status < 200 || answer.status > 299) throw centralError(answer.status, answer.text);
+    return parseJson('Central Neutron', url, answer.text) as T;
+  }
+
+  /** One resource, or undefined when central says 404. */
+  async find(ctx: RequestContext, collection: string, name: string, id: string): Promise<Resource | undefined> {
+    try {
+      return (await this.request(ctx, 'GET', `${pathOf(collection)}/${encodeURIComponent(id)}`))[name] as Resource;
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async list(ctx: RequestContext, collection: string, params: Array<[string, string]>): Promise<Resource[]> {
+    const query = new URLSearchParams(params).toString();
+    return (await this.request(ctx, 'GET', `${pathOf(collection)}${query ? `?${query}` : ''}`))[collection] as Resource[];
+  }
+
+  async create(ctx: RequestContext, collection: string, name: string, body: Resource): Promise<Resource> {
+    return (await this.request(ctx, 'POST', pathOf(collection), { [name]: body }))[name] as Resource;
+  }
+
+  async update(ctx: RequestContext, collection: string, name: string, id: string, body: Resource): Promise<Resource> {
+    return (await this.request(ctx, 'PUT', `${pathOf(collection)}/${encodeURIComponent(id)}`, { [name]: body }))[name] as Resource;
+  }
+
+  async delete(ctx: RequestContext, collection: string, id: string): Promise<void> {
+    await this.request(ctx, 'DELETE', `${pathOf(collection)}/${encodeURIComponent(id)}`);
+  }
+}

@@ -1,0 +1,117 @@
+import type { RequestContext } from '../../auth/index.js';
+import type { Config } from '../../config/index.js';
+import { ApiError } from '../../http/errors.js';
+import type { ListQuery, NeutronPlugin, Page, Resource, ResourceOperations } from '../core/plugin.js';
+import { CentralNeutron, reachesCentral } from './central.js';
+import { Mirror } from './mirror.js';
+import { createPorts, deletePort, updatePort } from './ports.js';
+
+export interface LocalRoleOptions {
+  /** This Neutron's region: it names the gateway ports and goes into binding profiles. */
+  region: string;
+  centralUrl: string;
+  timeoutSeconds: number;
+  /** auth_strategy = noauth: identity headers go to central with the token. */
+  forwardIdentity: boolean;
+}
+
+const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+/** The core's operations (class instances, so not spreadable) with some replaced. */
+function wrap(ops: ResourceOperations, replaced: Partial<ResourceOperations>): ResourceOperations {
+  return {
+    list: (ctx, query) => ops.list(ctx, query),
+    get: (ctx, id) => ops.get(ctx, id),
+    create: (ctx, items) => ops.create(ctx, items),
+    update: (ctx, id, changes) => ops.update(ctx, id, changes),
+    delete: (ctx, id) => ops.delete(ctx, id),
+    ...(ops.actions ? { actions: ops.actions } : {}),
+    ...(ops.tags ? { tags: ops.tags } : {}),
+    ...replaced,
+  };
+}
+
+/**
+ * Reads that copy what is missing locally from central: a GET of one id, and a list
+ * filtered by ids (the ids central does not know, or that this region may not hold, are
+ * left out, as upstream does).
+ */
+function mirroredReads(ops: ResourceOperations, ensure: (ctx: RequestContext, id: string) => Promise<unknown>): Pick<ResourceOperations, 'get' | 'list'> {
+  return {
+    async get(ctx, id) {
+      try {
+        return await ops.get(ctx, id);
+      } catch (err) {
+        if (!isNotFound(err) || !reachesCentral(ctx)) throw err;
+      }
+      await ensure(ctx, id);
+      return ops.get(ctx, id);
+    },
+    async list(ctx: RequestContext, query: ListQuery): Promise<Page> {
+      const ids = query.filters.id as string[] | undefined;
+      if (ids?.length && reachesCentral(ctx)) {
+        for (const id of new Set(ids)) {
+          try {
+            await ensure(ctx, id);
+          } catch (err) {
+            if (!isNotFound(err)) throw err;
+          }
+        }
+      }
+      return ops.list(ctx, query);
+    },
+  };
+}
+
+/**
+ * The local Neutron role: the core's operations, wrapped (never changed) so that what a
+ * region's compute asks for comes from the central Neutron with the same ids, and what the
+ * region binds is reported back to it (reference §4).
+ */
+export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions): NeutronPlugin {
+  const central = new CentralNeutron({ url: options.centralUrl, timeoutSeconds: options.timeoutSeconds, forwardIdentity: options.forwardIdentity });
+  const mirror = new Mirror(core, central, options.region);
+  const subnets = core.subnets!;
+  return {
+    ...core,
+    networks: wrap(
+      core.networks!,
+      mirroredReads(core.networks!, (ctx, id) => mirror.network(ctx, id)),
+    ),
+    subnets: wrap(subnets, {
+      ...mirroredReads(subnets, (ctx, id) => mirror.subnet(ctx, id)),
+      async update(ctx: RequestContext, id: string, changes: Resource) {
+        // Turning DHCP on needs the region's copy of the central DHCP port first.
+        if (changes.enable_dhcp === true && reachesCentral(ctx)) {
+          const current = await subnets.get(ctx, id);
+          if (!current.enable_dhcp) await mirror.dhcpPort(ctx, current);
+        }
+        return subnets.update(ctx, id, changes);
+      },
+    }),
+    ports: wrap(core.ports!, {
+      ...mirroredReads(core.ports!, (ctx, id) => mirror.port(ctx, id)),
+      create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items),
+      update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, ctx, id, changes),
+      delete: (ctx, id) => deletePort(core.ports!, central, ctx, id),
+    }),
+    security_groups: wrap(
+      core.security_groups!,
+      mirroredReads(core.security_groups!, (ctx, id) => mirror.securityGroup(ctx, id)),
+    ),
+  };
+}
+
+/** The local role as configured: [tricircle] central_neutron_url, and the region from --region or [tricircle] local_region_name. */
+export function localPluginFor(config: Config, core: NeutronPlugin, region?: string): NeutronPlugin {
+  const centralUrl = config.tricircle.central_neutron_url;
+  const name = region ?? config.tricircle.local_region_name;
+  if (!centralUrl) throw new Error('neutron-server --role local needs [tricircle] central_neutron_url');
+  if (!name) throw new Error('neutron-server --role local needs --region or [tricircle] local_region_name');
+  return createLocalPlugin(core, {
+    region: name,
+    centralUrl,
+    timeoutSeconds: config.client.neutron_timeout,
+    forwardIdentity: config.DEFAULT.auth_strategy === 'noauth',
+  });
+}

@@ -1,0 +1,157 @@
+import type { RequestContext } from '../../auth/index.js';
+import { ApiError } from '../../http/errors.js';
+import type { Resource, ResourceOperations } from '../core/plugin.js';
+import { reachesCentral, type CentralNeutron } from './central.js';
+import type { Mirror } from './mirror.js';
+
+// Ports of the local role (reference §4.4): central allocates, the region copies; bindings
+// are reported back to central; a compute port leaves central before it leaves the region.
+
+/** Service ports a region allocates on its own (no central twin). */
+const SPECIAL_OWNERS = new Set([
+  'network:router_interface',
+  'network:floatingip',
+  'network:router_gateway',
+  'network:router_centralized_snat',
+  'network:router_interface_distributed',
+]);
+
+const isCompute = (owner: unknown) => typeof owner === 'string' && owner.startsWith('compute:');
+const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
+
+/** What the caller asked for that the local copy keeps over central's values. */
+const REQUEST_ATTRS = ['name', 'device_id', 'device_owner', 'binding:host_id', 'binding:vnic_type', 'binding:profile', 'admin_state_up'];
+
+function requested(item: Resource): Resource {
+  return Object.fromEntries(REQUEST_ATTRS.filter((attr) => item[attr] !== undefined).map((attr) => [attr, item[attr]]));
+}
+
+/** An empty security_groups list means the project's central `default` group (none there: no group). */
+async function centralGroups(central: CentralNeutron, ctx: RequestContext, item: Resource): Promise<string[] | undefined> {
+  const groups = item.security_groups as string[] | undefined;
+  if (groups === undefined || groups.length > 0 || String(item.device_owner ?? '').startsWith('network:')) return groups;
+  const found = await central.list(ctx, 'security_groups', [
+    ['name', 'default'],
+    ['project_id', String(item.project_id)],
+  ]);
+  return found.length ? [String(found[0]!.id)] : undefined;
+}
+
+/** The central port of a port request: the one owning the requested IP, or a new one central allocates. */
+async function centralPort(central: CentralNeutron, ctx: RequestContext, item: Resource): Promise<{ port: Resource; created: boolean }> {
+  const fixed = item.fixed_ips as Array<{ subnet_id?: string; ip_address?: string }> | undefined;
+  if (fixed?.length) {
+    // A region never picks an address itself: it must be one central has given out.
+    const ip = fixed[0]!.ip_address;
+    const invalid = new ApiError('InvalidIpForNetwork', `IP address ${ip ?? 'None'} is not a valid IP for the specified network.`);
+    if (!ip) throw invalid;
+    const owners = await central.list(ctx, 'ports', [
+      ['network_id', String(item.network_id)],
+      ['fixed_ips', `ip_address=${ip}`],
+    ]);
+    if (!owners.length) throw invalid;
+    return { port: owners[0]!, created: false };
+  }
+  const body: Resource = {};
+  for (const attr of ['network_id', 'project_id', 'name', 'description', 'admin_state_up', 'device_owner', 'device_id', 'mac_address', 'binding:vnic_type']) {
+    if (item[attr] !== undefined) body[attr] = item[attr];
+  }
+  const groups = await centralGroups(central, ctx, item);
+  if (groups !== undefined) body.security_groups = groups;
+  return { port: await central.create(ctx, 'ports', 'port', body), created: true };
+}
+
+/** Creates one port the local role's way; a central port made for it is removed again if the local copy fails. */
+async function createPort(ports: ResourceOperations, mirror: Mirror, central: CentralNeutron, ctx: RequestContext, item: Resource): Promise<Resource> {
+  await mirror.network(ctx, String(item.network_id));
+  if (SPECIAL_OWNERS.has(String(item.device_owner))) return (await ports.create(ctx, [item]))[0]!;
+  const { port, created } = await centralPort(central, ctx, item);
+  try {
+    const overlay = requested(item);
+    if (Array.isArray(item.security_groups) && item.security_groups.length === 0) overlay.security_groups = port.security_groups;
+    return await mirror.portFrom(ctx, port, overlay);
+  } catch (err) {
+    if (created) await central.delete(ctx, 'ports', String(port.id)).catch(() => undefined);
+    throw err;
+  }
+}
+
+export async function createPorts(
+  ports: ResourceOperations,
+  mirror: Mirror,
+  central: CentralNeutron,
+  ctx: RequestContext,
+  items: Resource[],
+): Promise<Resource[]> {
+  // Internal callers (agents) get the core's own allocation.
+  if (!reachesCentral(ctx)) return ports.create(ctx, items);
+  const created: Resource[] = [];
+  try {
+    for (const item of items) {
+      const port = await createPort(ports, mirror, central, ctx, item);
+      created.push(port);
+      if (item['binding:host_id']) await reportBinding(central, mirror.region, ctx, port);
+    }
+  } catch (err) {
+    // A bulk create is all or nothing here too.
+    for (const port of created) await deletePort(ports, central, ctx, String(port.id)).catch(() => undefined);
+    throw err;
+  }
+  return created;
+}
+
+/** PUTs the region's binding of a port into the central port's binding:profile (reference §4.4; no agent/tunnel data yet). */
+async function reportBinding(central: CentralNeutron, region: string, ctx: RequestContext, port: Resource): Promise<void> {
+  await central.update(ctx, 'ports', 'port', String(port.id), {
+    'binding:profile': {
+      region,
+      device: port.device_owner,
+      'binding:vif_details': port['binding:vif_details'],
+      'binding:vnic_type': port['binding:vnic_type'],
+      'binding:vif_type': port['binding:vif_type'],
+      'binding:host_id': port['binding:host_id'],
+      status: port.status,
+    },
+  });
+}
+
+/** Whether central must hear of an update: a compute port (re)bound or unbound, never a shadow port going away. */
+function reportsToCentral(before: Resource, after: Resource, changes: Resource): boolean {
+  const released = after.device_owner === '' && after.device_id === '';
+  if (before.device_owner === 'compute:shadow' && released) return false;
+  if (isCompute(before.device_owner) && released) return true;
+  return 'binding:host_id' in changes && isCompute(after.device_owner);
+}
+
+export async function updatePort(
+  ports: ResourceOperations,
+  central: CentralNeutron,
+  region: string,
+  ctx: RequestContext,
+  id: string,
+  changes: Resource,
+): Promise<Resource> {
+  const before = await ports.get(ctx, id);
+  const after = await ports.update(ctx, id, changes);
+  if (!reachesCentral(ctx) || !reportsToCentral(before, after, changes)) return after;
+  try {
+    await reportBinding(central, region, ctx, after);
+  } catch (err) {
+    // Central did not hear of it: the region does not keep a binding central does not know.
+    await ports.update(ctx, id, Object.fromEntries(Object.keys(changes).map((attr) => [attr, before[attr]]))).catch(() => undefined);
+    throw err;
+  }
+  return after;
+}
+
+export async function deletePort(ports: ResourceOperations, central: CentralNeutron, ctx: RequestContext, id: string): Promise<void> {
+  const port = await ports.get(ctx, id);
+  if (reachesCentral(ctx) && isCompute(port.device_owner) && !String(port.name).includes('shadow_port')) {
+    try {
+      await central.delete(ctx, 'ports', id);
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+  await ports.delete(ctx, id);
+}
