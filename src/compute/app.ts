@@ -53,6 +53,7 @@ export function createComputeApi({ config, db, logger }: ComputeApiOptions): Fas
     options.neutron_url,
     config.client.neutron_timeout,
     admin && new KeystoneAdmin(admin, admin.timeoutSeconds),
+    config.DEFAULT.auth_strategy === 'noauth',
   );
   const store = new ServerStore(db.kysely);
   const servers = new Servers(

@@ -21,8 +21,8 @@ export interface NeutronNetwork {
 }
 
 /**
- * The region's Neutron as Nova reaches it. Calls as the user carry the caller's token, or,
- * without one (auth_strategy = noauth), the caller's identity headers. Calls as admin (Nova
+ * The region's Neutron as Nova reaches it. Calls as the user carry the caller's token; in a
+ * noauth deployment, the caller's identity headers too (or alone, without a token). Calls as admin (Nova
  * binds ports with its own admin credentials) carry an admin token from `keystone` when one
  * is configured, admin identity headers in a noauth deployment, else the caller's token.
  */
@@ -32,12 +32,15 @@ export class ComputeNeutron {
     private readonly endpoint: string,
     private readonly timeoutSeconds: number,
     private readonly keystone: KeystoneAdmin | null,
+    /** noauth: Neutron trusts identity headers, so they go along, with the caller's token when it has one (a local Neutron needs both). */
+    private readonly forwardIdentity: boolean,
   ) {}
 
   private async headers(ctx: RequestContext, actor: Actor): Promise<Record<string, string>> {
     if (actor === 'admin' && this.keystone) return { 'x-auth-token': await this.keystone.token() };
-    if (ctx.authToken) return { 'x-auth-token': ctx.authToken };
+    if (ctx.authToken && !this.forwardIdentity) return { 'x-auth-token': ctx.authToken };
     const identity: Record<string, string | null> = {
+      'x-auth-token': ctx.authToken,
       'x-user-id': ctx.userId,
       'x-user-name': ctx.userName,
       'x-project-id': ctx.projectId,
