@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { pino } from 'pino';
+import { makeContext } from '../src/auth/index.js';
 import { loadConfig, type SectionName } from '../src/config/index.js';
 import { migrateToLatest, openDb, parseConnection } from '../src/db/index.js';
 import { createNeutronApi, createNeutronCore, type NeutronPlugin } from '../src/neutron/index.js';
@@ -24,8 +25,14 @@ interface Server {
   close(): Promise<void>;
 }
 
+const configOf = (connection: string, overrides: Overrides) =>
+  loadConfig({
+    env: {},
+    overrides: { ...overrides, DEFAULT: { auth_strategy: 'noauth', log_level: 'silent', ...overrides.DEFAULT }, database: { connection } },
+  }).config;
+
 async function startServer(connection: string, overrides: Overrides, role?: { region: string }): Promise<Server> {
-  const { config } = loadConfig({ env: {}, overrides: { ...overrides, DEFAULT: { auth_strategy: 'noauth', log_level: 'silent' }, database: { connection } } });
+  const config = configOf(connection, overrides);
   const db = openDb(parseConnection(connection, '.'), 4);
   await migrateToLatest(db);
   const { plugin: core, deps } = createNeutronCore(config, db.kysely);
@@ -67,6 +74,16 @@ const CENTRAL: Overrides = { tricircle: { availability_zones: 'RegionOne,RegionT
 // The region's own tenant networks are VLANs, so a copied local-type network shows what the region allocated.
 const LOCAL = (centralUrl: string): Overrides => ({
   tricircle: { central_neutron_url: centralUrl, tenant_network_types: 'vlan', network_vlan_ranges: 'physnet1:100:200' },
+});
+
+/** A list query filtered by one id. */
+const listById = (id: string) => ({
+  filters: { id: [id] },
+  tags: { all: [], any: [], notAll: [], notAny: [] },
+  sorts: [],
+  limit: null,
+  marker: null,
+  pageReverse: false,
 });
 
 async function ok(reply: Promise<{ status: number; body: unknown; text: string }>, status = 200): Promise<Json> {
@@ -303,6 +320,59 @@ for (const engine of await engines()) {
           0,
           table,
         );
+      }
+    });
+
+    it('a GET of a local network without subnets copies the subnets central has gained since', async () => {
+      n += 1;
+      const network = (await ok(c('POST', '/v2.0/networks', { network: { name: `bare${n}` } }), 201)).network;
+      assert.deepEqual((await ok(l(local, 'GET', `/v2.0/networks/${network.id}`))).network.subnets, []);
+      const subnet = (await ok(c('POST', '/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: `10.${n}.1.0/24` } }), 201)).subnet;
+      assert.deepEqual((await ok(l(local, 'GET', `/v2.0/networks/${network.id}`))).network.subnets, [subnet.id]);
+      const gateway = (await centralPortsNamed(`interface_${REGION}_${subnet.id}`))[0].fixed_ips[0].ip_address;
+      assert.equal((await ok(l(local, 'GET', `/v2.0/subnets/${subnet.id}`, undefined, ADMIN))).subnet.gateway_ip, gateway);
+    });
+
+    it('deleting a subnet: reads made within the delete request do not copy it back from central', async () => {
+      const { network, subnet } = await centralNetwork({}, false);
+      await ok(l(local, 'GET', `/v2.0/networks/${network.id}`));
+      // A core whose subnet delete reads through the local role afterwards, as upstream's ML2
+      // delete_subnet does (get_network, get_subnets) within the same request.
+      const db = openDb(parseConnection(databases[1]!.connection, '.'), 2);
+      try {
+        const config = configOf(databases[1]!.connection, LOCAL(central.url));
+        const { plugin: core } = createNeutronCore(config, db.kysely);
+        const within: { network?: Json; subnets?: Json[] } = {};
+        const reentrant: NeutronPlugin = {
+          ...core,
+          subnets: {
+            list: (ctx, query) => core.subnets!.list(ctx, query),
+            get: (ctx, id) => core.subnets!.get(ctx, id),
+            create: (ctx, items) => core.subnets!.create(ctx, items),
+            update: (ctx, id, changes) => core.subnets!.update(ctx, id, changes),
+            async delete(ctx, id) {
+              await core.subnets!.delete(ctx, id);
+              within.network = await plugin.networks!.get(ctx, network.id);
+              within.subnets = (await plugin.subnets!.list(ctx, listById(subnet.id))).items;
+            },
+          },
+        };
+        const plugin = localPluginFor(config, reentrant, REGION);
+        const ctx = (requestId: string) =>
+          makeContext(
+            { userId: 'admin-user', userName: null, projectId: 'admin', projectName: null, roles: ['admin'], authToken: USER['x-auth-token'] },
+            requestId,
+            pino({ level: 'silent' }),
+          );
+        await plugin.subnets!.delete(ctx('req-delete'), subnet.id);
+        assert.deepEqual(within.network?.subnets, []);
+        assert.deepEqual(within.subnets, []);
+        assert.equal(await count(local.kysely, 'subnets', 'id', subnet.id), 0);
+        assert.equal((await c('GET', `/v2.0/subnets/${subnet.id}`)).status, 200, 'central still has it');
+        // The guard is the delete request's only: a later request's GET copies it again (reference §4.2).
+        assert.deepEqual((await plugin.networks!.get(ctx('req-later'), network.id)).subnets, [subnet.id]);
+      } finally {
+        await db.close();
       }
     });
 

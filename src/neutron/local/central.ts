@@ -1,5 +1,6 @@
 import type { RequestContext } from '../../auth/index.js';
 import { exchange, parseJson, ServiceUnreachableError } from '../../client/http.js';
+import type { KeystoneAdmin } from '../../client/keystone.js';
 import { neutronUrl } from '../../client/neutron.js';
 import { ApiError, ERROR_CATALOG, type ErrorType } from '../../http/errors.js';
 import type { Resource } from '../core/plugin.js';
@@ -12,6 +13,8 @@ export interface CentralOptions {
   timeoutSeconds: number;
   /** noauth: the central Neutron trusts identity headers, so the caller's are sent along with its token. */
   forwardIdentity: boolean;
+  /** The [client] admin, for internal work (reserved ports, binding reports); null: the caller's token does it. */
+  admin: KeystoneAdmin | null;
 }
 
 /**
@@ -38,41 +41,74 @@ function centralError(status: number, text: string): ApiError {
   return new ApiError('ServiceUnavailable', message);
 }
 
+/** The [client] admin token; Keystone refusing or unreachable makes the region's work unavailable, saying why. */
+async function adminToken(keystone: KeystoneAdmin): Promise<string> {
+  try {
+    return await keystone.token();
+  } catch (err) {
+    throw new ApiError('ServiceUnavailable', `No admin token for the central Neutron: ${(err as Error).message}`);
+  }
+}
+
 /** The URL path of a collection: security_groups are served at /v2.0/security-groups. */
 const pathOf = (collection: string) => `/v2.0/${collection.replace(/_/g, '-')}`;
 
-/** The central Neutron's v2.0 API, called as the caller of the local request. */
+/**
+ * The central Neutron's v2.0 API, called as the caller of the local request, or (`admin()`)
+ * with the [client] admin token for the region's internal work.
+ */
 export class CentralNeutron {
-  constructor(private readonly options: CentralOptions) {}
+  private adminView: CentralNeutron | undefined;
 
-  private headers(ctx: RequestContext): Record<string, string> {
-    const headers: Record<string, string> = { 'user-agent': LOCAL_USER_AGENT, 'x-auth-token': ctx.authToken ?? '' };
+  constructor(
+    private readonly options: CentralOptions,
+    private readonly asAdmin = false,
+  ) {}
+
+  /** The same API with the [client] admin token when credentials are configured, else as the caller. */
+  admin(): CentralNeutron {
+    if (!this.options.admin) return this;
+    return this.asAdmin ? this : (this.adminView ??= new CentralNeutron(this.options, true));
+  }
+
+  private headers(ctx: RequestContext, token: string): Record<string, string> {
+    const headers: Record<string, string> = { 'user-agent': LOCAL_USER_AGENT, 'x-auth-token': token };
     if (this.options.forwardIdentity) {
       if (ctx.userId) headers['x-user-id'] = ctx.userId;
       if (ctx.projectId) headers['x-project-id'] = ctx.projectId;
-      headers['x-roles'] = ctx.roles.join(',');
+      headers['x-roles'] = (this.asAdmin ? ['admin'] : ctx.roles).join(',');
     }
     return headers;
   }
 
   async request<T = Record<string, unknown>>(ctx: RequestContext, method: string, path: string, body?: unknown): Promise<T> {
+    const keystone = this.asAdmin ? this.options.admin : null;
+    let answer = await this.send(ctx, method, path, body, keystone ? await adminToken(keystone) : (ctx.authToken ?? ''));
+    if (answer.status === 401 && keystone) {
+      // The admin token was revoked or expired early: one new token, then the same request again.
+      keystone.invalidate(answer.token);
+      answer = await this.send(ctx, method, path, body, await adminToken(keystone));
+    }
+    if (answer.status < 200 || answer.status > 299) throw centralError(answer.status, answer.text);
+    return parseJson('Central Neutron', answer.url, answer.text) as T;
+  }
+
+  private async send(ctx: RequestContext, method: string, path: string, body: unknown, token: string) {
     const url = neutronUrl(this.options.url, path);
-    const headers = this.headers(ctx);
+    const headers = this.headers(ctx, token);
     if (body !== undefined) headers['content-type'] = 'application/json';
-    let answer;
     try {
-      answer = await exchange(
+      const answer = await exchange(
         'Central Neutron',
         url,
         { method, headers, body: body === undefined ? undefined : JSON.stringify(body) },
         this.options.timeoutSeconds,
       );
+      return { ...answer, url, token };
     } catch (err) {
       if (err instanceof ServiceUnreachableError) throw new ApiError('ServiceUnavailable', `${err.message}; try again later`);
       throw err;
     }
-    if (answer.status < 200 || answer.status > 299) throw centralError(answer.status, answer.text);
-    return parseJson('Central Neutron', url, answer.text) as T;
   }
 
   /** One resource, or undefined when central says 404. */

@@ -57,6 +57,9 @@ function createItem(def: ResourceDef, record: Resource): Resource {
 }
 
 export class Mirror {
+  /** Request ids of subnet deletes under way: their reads never copy from central (reference §4.1). */
+  private readonly subnetDeletes = new Set<string>();
+
   constructor(
     private readonly core: NeutronPlugin,
     private readonly central: CentralNeutron,
@@ -92,8 +95,43 @@ export class Mirror {
     return hints.length === 0 || hints.includes(this.region);
   }
 
+  /** Whether this request may copy from central: it has a token and is not deleting a subnet. */
+  private copiesFromCentral(ctx: RequestContext): boolean {
+    return reachesCentral(ctx) && !this.subnetDeletes.has(ctx.requestId);
+  }
+
   private requireToken(ctx: RequestContext, notFound: ApiError): void {
-    if (!reachesCentral(ctx)) throw notFound;
+    if (!this.copiesFromCentral(ctx)) throw notFound;
+  }
+
+  /** Runs a subnet delete with its request's reads kept local, so they cannot resurrect the subnet from central. */
+  async deletingSubnet<T>(ctx: RequestContext, remove: () => Promise<T>): Promise<T> {
+    this.subnetDeletes.add(ctx.requestId);
+    try {
+      return await remove();
+    } finally {
+      this.subnetDeletes.delete(ctx.requestId);
+    }
+  }
+
+  /**
+   * A local network without subnets gets the ones central has now (created there after the
+   * copy). Returns whether it copied any. A network central no longer knows stays as it is.
+   */
+  async refreshSubnets(ctx: RequestContext, network: Resource): Promise<boolean> {
+    if ((network.subnets as string[] | undefined)?.length || !this.copiesFromCentral(ctx)) return false;
+    const source = await this.central.find(ctx, 'networks', 'network', String(network.id));
+    let copied = false;
+    for (const subnetId of (source?.subnets as string[] | undefined) ?? []) {
+      try {
+        await this.subnet(ctx, subnetId);
+        copied = true;
+      } catch (err) {
+        // Deleted on central meanwhile, or not the caller's to see.
+        if (!isNotFound(err)) throw err;
+      }
+    }
+    return copied;
   }
 
   /** The local network, copied from central first if missing, with its subnets. */
@@ -153,7 +191,7 @@ export class Mirror {
       pageReverse: false,
     });
     if (local.items.some((p) => (p.fixed_ips as Array<{ subnet_id: string }>).some((f) => f.subnet_id === subnet.id))) return;
-    if (!reachesCentral(ctx)) return;
+    if (!this.copiesFromCentral(ctx)) return;
     const central = await this.reservedPort(ctx, subnet, dhcpPortName(String(subnet.id)), DHCP_OWNER, RESERVED_DHCP_DEVICE);
     await this.copy('ports', PORT, ctx, {
       ...portCopy(central),
@@ -167,18 +205,20 @@ export class Mirror {
   /**
    * A reserved central port by name, created if missing (with its name-derived MAC, so that
    * concurrent creators make one port). Should several exist anyway (made by hand), the one
-   * with the lowest id is used, by every region alike.
+   * with the lowest id is used, by every region alike. The [client] admin does this when
+   * configured: the port belongs to the subnet's project, which need not be the caller's.
    */
   async reservedPort(ctx: RequestContext, subnet: Resource, name: string, deviceOwner: string, deviceId: string): Promise<Resource> {
+    const central = this.central.admin();
     const find = () =>
-      this.central.list(ctx, 'ports', [
+      central.list(ctx, 'ports', [
         ['network_id', String(subnet.network_id)],
         ['name', name],
       ]);
     const found = await find();
     if (found.length) return lowestId(found)!;
     try {
-      return await this.central.create(ctx, 'ports', 'port', {
+      return await central.create(ctx, 'ports', 'port', {
         name,
         network_id: subnet.network_id,
         project_id: subnet.project_id,

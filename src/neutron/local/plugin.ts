@@ -1,4 +1,6 @@
 import type { RequestContext } from '../../auth/index.js';
+import { KeystoneAdmin } from '../../client/keystone.js';
+import { regionClientOptions } from '../../client/region-clients.js';
 import type { Config } from '../../config/index.js';
 import { ApiError } from '../../http/errors.js';
 import type { ListQuery, NeutronPlugin, Page, Resource, ResourceOperations } from '../core/plugin.js';
@@ -13,6 +15,8 @@ export interface LocalRoleOptions {
   timeoutSeconds: number;
   /** auth_strategy = noauth: identity headers go to central with the token. */
   forwardIdentity: boolean;
+  /** The [client] admin for internal work (reserved ports, binding reports); null: the caller's token does it. */
+  admin: KeystoneAdmin | null;
 }
 
 const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
@@ -36,11 +40,16 @@ function wrap(ops: ResourceOperations, replaced: Partial<ResourceOperations>): R
  * filtered by ids (the ids central does not know, or that this region may not hold, are
  * left out, as upstream does).
  */
-function mirroredReads(ops: ResourceOperations, ensure: (ctx: RequestContext, id: string) => Promise<unknown>): Pick<ResourceOperations, 'get' | 'list'> {
+function mirroredReads(
+  ops: ResourceOperations,
+  ensure: (ctx: RequestContext, id: string) => Promise<unknown>,
+  refresh?: (ctx: RequestContext, local: Resource) => Promise<boolean>,
+): Pick<ResourceOperations, 'get' | 'list'> {
   return {
     async get(ctx, id) {
       try {
-        return await ops.get(ctx, id);
+        const local = await ops.get(ctx, id);
+        return refresh && (await refresh(ctx, local)) ? ops.get(ctx, id) : local;
       } catch (err) {
         if (!isNotFound(err) || !reachesCentral(ctx)) throw err;
       }
@@ -69,14 +78,23 @@ function mirroredReads(ops: ResourceOperations, ensure: (ctx: RequestContext, id
  * region binds is reported back to it (reference §4).
  */
 export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions): NeutronPlugin {
-  const central = new CentralNeutron({ url: options.centralUrl, timeoutSeconds: options.timeoutSeconds, forwardIdentity: options.forwardIdentity });
+  const central = new CentralNeutron({
+    url: options.centralUrl,
+    timeoutSeconds: options.timeoutSeconds,
+    forwardIdentity: options.forwardIdentity,
+    admin: options.admin,
+  });
   const mirror = new Mirror(core, central, options.region);
   const subnets = core.subnets!;
   return {
     ...core,
     networks: wrap(
       core.networks!,
-      mirroredReads(core.networks!, (ctx, id) => mirror.network(ctx, id)),
+      mirroredReads(
+        core.networks!,
+        (ctx, id) => mirror.network(ctx, id),
+        (ctx, network) => mirror.refreshSubnets(ctx, network),
+      ),
     ),
     subnets: wrap(subnets, {
       ...mirroredReads(subnets, (ctx, id) => mirror.subnet(ctx, id)),
@@ -88,6 +106,8 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
         }
         return subnets.update(ctx, id, changes);
       },
+      // Reads made for the delete must not copy the subnet back from central (§4.1).
+      delete: (ctx, id) => mirror.deletingSubnet(ctx, () => subnets.delete(ctx, id)),
     }),
     ports: wrap(core.ports!, {
       ...mirroredReads(core.ports!, (ctx, id) => mirror.port(ctx, id)),
@@ -102,6 +122,12 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
   };
 }
 
+/** The [client] admin (auth_url, admin_username, admin_password, admin_tenant), or null when none is configured. */
+function adminOf(config: Config): KeystoneAdmin | null {
+  const options = regionClientOptions(config);
+  return options && new KeystoneAdmin(options, options.timeoutSeconds);
+}
+
 /** The local role as configured: [tricircle] central_neutron_url, and the region from --region or [tricircle] local_region_name. */
 export function localPluginFor(config: Config, core: NeutronPlugin, region?: string): NeutronPlugin {
   const centralUrl = config.tricircle.central_neutron_url;
@@ -113,5 +139,6 @@ export function localPluginFor(config: Config, core: NeutronPlugin, region?: str
     centralUrl,
     timeoutSeconds: config.client.neutron_timeout,
     forwardIdentity: config.DEFAULT.auth_strategy === 'noauth',
+    admin: adminOf(config),
   });
 }

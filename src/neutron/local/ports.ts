@@ -100,9 +100,12 @@ export async function createPorts(
   return created;
 }
 
-/** PUTs the region's binding of a port into the central port's binding:profile (reference §4.4; no agent/tunnel data yet). */
+/**
+ * PUTs the region's binding of a port into the central port's binding:profile (reference §4.4;
+ * no agent/tunnel data yet), as the [client] admin when configured: the profile is admin-only.
+ */
 async function reportBinding(central: CentralNeutron, region: string, ctx: RequestContext, port: Resource): Promise<void> {
-  await central.update(ctx, 'ports', 'port', String(port.id), {
+  await central.admin().update(ctx, 'ports', 'port', String(port.id), {
     'binding:profile': {
       region,
       device: port.device_owner,
