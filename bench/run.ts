@@ -14,6 +14,7 @@ export interface Suite {
 
 const SUITES: Record<string, () => Promise<Suite>> = {
   'admin-api': () => import('./admin-api.js'),
+  boot: () => import('./boot.js'),
   neutron: () => import('./neutron.js'),
   xjob: () => import('./xjob.js'),
 };
