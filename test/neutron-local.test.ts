@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
-import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { after, before, describe, it, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { makeContext } from '../src/auth/index.js';
 import { loadConfig, type SectionName } from '../src/config/index.js';
@@ -398,3 +400,127 @@ for (const engine of await engines()) {
     });
   });
 }
+
+/** Keystone from scripts/keystone-up.sh: its URL, or why there is none. */
+function keystoneUp(): Promise<{ url?: string; problem?: string }> {
+  const script = fileURLToPath(new URL('../scripts/keystone-up.sh', import.meta.url));
+  return new Promise((resolve) => {
+    execFile('bash', [script], { maxBuffer: 10 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) resolve({ problem: `scripts/keystone-up.sh failed (${err.message.split('\n')[0]}): ${stderr.trim().split('\n').slice(-3).join(' | ')}` });
+      else resolve({ url: stdout.trim().split('\n').pop() });
+    });
+  });
+}
+
+// Central and local Neutrons validating real Keystone tokens: the region's internal work on
+// central (reserved ports, binding reports) is done with the [client] admin token when one is
+// configured, and with the caller's token otherwise. Skipped where Keystone cannot start,
+// unless TRICIRCLE_TEST_REQUIRE_KEYSTONE=1.
+describe('local Neutron role with auth_strategy = keystone (real Keystone)', () => {
+  let unavailable: string | undefined;
+  const databases: TestDatabase[] = [];
+  const servers: Server[] = [];
+  let central: Server;
+  let withAdmin: Server; // [client] admin credentials
+  let withoutAdmin: Server; // none: the caller's token does everything
+  let adminToken: string;
+  let demoToken: string; // demo/demo, a member of project demo
+
+  const test = (name: string, fn: () => Promise<void>) =>
+    it(name, async (t: TestContext) => {
+      if (unavailable) return t.skip(unavailable);
+      await fn();
+    });
+  const withToken = (token: string) => ({ 'x-auth-token': token });
+
+  async function issueToken(keystone: string, user: string, project: string): Promise<string> {
+    const response = await fetch(`${keystone}/auth/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        auth: {
+          identity: { methods: ['password'], password: { user: { name: user, password: user, domain: { id: 'default' } } } },
+          scope: { project: { name: project, domain: { id: 'default' } } },
+        },
+      }),
+    });
+    await response.text();
+    const token = response.headers.get('x-subject-token');
+    assert.ok(token, `Keystone gave ${user} no token`);
+    return token;
+  }
+
+  before(async () => {
+    const up = await keystoneUp();
+    if (!up.url) {
+      if (process.env.TRICIRCLE_TEST_REQUIRE_KEYSTONE === '1') throw new Error(up.problem);
+      unavailable = `no Keystone here: ${up.problem}`;
+      return;
+    }
+    const keystone = up.url;
+    [adminToken, demoToken] = await Promise.all([issueToken(keystone, 'admin', 'admin'), issueToken(keystone, 'demo', 'demo')]);
+    const sqlite = (await engines()).find((engine) => engine.name === 'sqlite')!;
+    databases.push(...(await Promise.all([sqlite.create(), sqlite.create(), sqlite.create()])));
+    const auth: Overrides = {
+      DEFAULT: { auth_strategy: 'keystone' },
+      keystone_authtoken: { auth_url: keystone, username: 'tricircle', password: 'tricircle', project_name: 'service', http_connect_timeout: '60' },
+    };
+    central = await startServer(databases[0]!.connection, { ...auth, ...CENTRAL });
+    servers.push(central);
+    const local = { ...auth, ...LOCAL(central.url) };
+    const client = { auth_url: keystone, admin_username: 'admin', admin_password: 'admin', admin_tenant: 'admin', neutron_timeout: '60' };
+    withAdmin = await startServer(databases[1]!.connection, { ...local, client }, { region: REGION });
+    servers.push(withAdmin);
+    withoutAdmin = await startServer(databases[2]!.connection, local, { region: REGION });
+    servers.push(withoutAdmin);
+  });
+
+  after(async () => {
+    for (const server of servers.reverse()) await server.close();
+    for (const database of databases) await database.drop();
+  });
+
+  /** A shared central network of project admin with one DHCP subnet: its reserved ports belong to admin. */
+  async function sharedNetwork(cidr: string): Promise<{ network: Json; subnet: Json }> {
+    const admin = withToken(adminToken);
+    const network = (await ok(call(central.url, 'POST', '/v2.0/networks', { network: { name: 'shared', shared: true } }, admin), 201)).network;
+    const subnet = (await ok(call(central.url, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr } }, admin), 201)).subnet;
+    return { network, subnet };
+  }
+
+  test("a member's GET of a shared network creates the reserved ports on central with the [client] admin token", async () => {
+    const { network, subnet } = await sharedNetwork('10.200.1.0/24');
+    central.seen.length = 0;
+    const copy = (await ok(call(withAdmin.url, 'GET', `/v2.0/networks/${network.id}`, undefined, withToken(demoToken)))).network;
+    assert.deepEqual(copy.subnets, [subnet.id]);
+    const reserved = (await ok(call(central.url, 'GET', `/v2.0/ports?network_id=${network.id}`, undefined, withToken(adminToken)))).ports as Json[];
+    assert.deepEqual(reserved.map((p) => p.name).sort(), [`dhcp_port_${subnet.id}`, `interface_${REGION}_${subnet.id}`]);
+    const posts = central.seen.filter((r) => r.method === 'POST');
+    assert.equal(posts.length, 2);
+    for (const post of posts) assert.notEqual(post.token, demoToken, 'a reserved port is not created with the caller token');
+    assert.equal(central.seen.find((r) => r.method === 'GET' && r.url.startsWith(`/v2.0/networks/${network.id}`))?.token, demoToken);
+  });
+
+  test("without [client] credentials the member's own token cannot create another project's reserved ports", async () => {
+    const { network } = await sharedNetwork('10.201.1.0/24');
+    const reply = await call(withoutAdmin.url, 'GET', `/v2.0/networks/${network.id}`, undefined, withToken(demoToken));
+    assert.equal(reply.status, 400, reply.text);
+    assert.match((reply.body as Json).NeutronError.message, /Central Neutron: .*project_id.* requires admin/);
+  });
+
+  test('a binding is reported to central with the [client] admin token', async () => {
+    const { network } = await sharedNetwork('10.202.1.0/24');
+    const caller = withToken(adminToken);
+    const port = (
+      await ok(call(withAdmin.url, 'POST', '/v2.0/ports', { port: { network_id: network.id, device_owner: 'compute:nova', device_id: 'vm1' } }, caller), 201)
+    ).port;
+    central.seen.length = 0;
+    await ok(call(withAdmin.url, 'PUT', `/v2.0/ports/${port.id}`, { port: { 'binding:host_id': 'compute-1' } }, caller));
+    const puts = central.seen.filter((r) => r.method === 'PUT');
+    assert.equal(puts.length, 1);
+    assert.notEqual(puts[0]!.token, adminToken, "the [client] admin's own token, not the caller's");
+    const profile = (await ok(call(central.url, 'GET', `/v2.0/ports/${port.id}`, undefined, caller))).port['binding:profile'];
+    assert.equal(profile.region, REGION);
+    assert.equal(profile['binding:host_id'], 'compute-1');
+  });
+});
