@@ -48,6 +48,7 @@ const USAGE = `usage: npm run bench -- boot [flags]
                    the local Neutron and the compute on one SQLite file (default: a file each)
   --log-level L    log_level of the services (default warn)
   --cpu-prof       run the three services under node --cpu-prof and print where their time went
+                   (start-up, warm-up boots and every round included)
   --out DIR        where the JSON results go (default ${join(tmpdir(), 'tricircle-bench')})
 
 Example:
