@@ -283,6 +283,11 @@ export const OPTIONS = {
       default: '60',
       help: "Seconds to wait for an answer from a region's Neutron, and from Keystone when asking it for a token or the endpoints.",
     },
+    bridge_cidr: {
+      type: str,
+      default: '100.0.0.0/9',
+      help: 'Range of the bridge networks. A local Neutron gives a router port asking for an address in it the id of the central port owning that address.',
+    },
   },
   compute: {
     bind_host: { type: str, default: '0.0.0.0', help: 'Address the compute service (tricircle compute) listens on.' },

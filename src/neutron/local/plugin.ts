@@ -7,6 +7,7 @@ import type { ListQuery, NeutronPlugin, Page, Resource, ResourceOperations } fro
 import { CentralNeutron, reachesCentral } from './central.js';
 import { Mirror } from './mirror.js';
 import { createPorts, deletePort, updatePort } from './ports.js';
+import { bridgeRange } from './special-ports.js';
 
 export interface LocalRoleOptions {
   /** This Neutron's region: it names the gateway ports and goes into binding profiles. */
@@ -17,6 +18,8 @@ export interface LocalRoleOptions {
   forwardIdentity: boolean;
   /** The [client] admin for internal work (reserved ports, binding reports); null: the caller's token does it. */
   admin: KeystoneAdmin | null;
+  /** [client] bridge_cidr: router ports with an address in it share the central port's id. */
+  bridgeCidr: string;
 }
 
 const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
@@ -85,6 +88,7 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
     admin: options.admin,
   });
   const mirror = new Mirror(core, central, options.region);
+  const bridge = bridgeRange(options.bridgeCidr);
   const subnets = core.subnets!;
   return {
     ...core,
@@ -111,7 +115,7 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
     }),
     ports: wrap(core.ports!, {
       ...mirroredReads(core.ports!, (ctx, id) => mirror.port(ctx, id)),
-      create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items),
+      create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items, bridge),
       update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, ctx, id, changes),
       delete: (ctx, id) => deletePort(core.ports!, central, ctx, id),
     }),
@@ -140,5 +144,6 @@ export function localPluginFor(config: Config, core: NeutronPlugin, region?: str
     timeoutSeconds: config.client.neutron_timeout,
     forwardIdentity: config.DEFAULT.auth_strategy === 'noauth',
     admin: adminOf(config),
+    bridgeCidr: config.client.bridge_cidr,
   });
 }

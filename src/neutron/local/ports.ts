@@ -3,18 +3,11 @@ import { ApiError } from '../../http/errors.js';
 import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { reachesCentral, type CentralNeutron } from './central.js';
 import type { Mirror } from './mirror.js';
+import { createShadowPorts, SHADOW_OWNER, SPECIAL_OWNERS, specialPortBody } from './special-ports.js';
+import type { Cidr } from '../core/ip.js';
 
 // Ports of the local role (reference §4.4): central allocates, the region copies; bindings
 // are reported back to central; a compute port leaves central before it leaves the region.
-
-/** Service ports a region allocates on its own (no central twin). */
-const SPECIAL_OWNERS = new Set([
-  'network:router_interface',
-  'network:floatingip',
-  'network:router_gateway',
-  'network:router_centralized_snat',
-  'network:router_interface_distributed',
-]);
 
 const isCompute = (owner: unknown) => typeof owner === 'string' && owner.startsWith('compute:');
 const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
@@ -62,9 +55,16 @@ async function centralPort(central: CentralNeutron, ctx: RequestContext, item: R
 }
 
 /** Creates one port the local role's way; a central port made for it is removed again if the local copy fails. */
-async function createPort(ports: ResourceOperations, mirror: Mirror, central: CentralNeutron, ctx: RequestContext, item: Resource): Promise<Resource> {
+async function createPort(
+  ports: ResourceOperations,
+  mirror: Mirror,
+  central: CentralNeutron,
+  ctx: RequestContext,
+  item: Resource,
+  bridge: Cidr,
+): Promise<Resource> {
   await mirror.network(ctx, String(item.network_id));
-  if (SPECIAL_OWNERS.has(String(item.device_owner))) return (await ports.create(ctx, [item]))[0]!;
+  if (SPECIAL_OWNERS.has(String(item.device_owner))) return (await ports.create(ctx, [await specialPortBody(central, ctx, item, bridge)]))[0]!;
   const { port, created } = await centralPort(central, ctx, item);
   try {
     const overlay = requested(item);
@@ -82,13 +82,26 @@ export async function createPorts(
   central: CentralNeutron,
   ctx: RequestContext,
   items: Resource[],
+  bridge: Cidr,
 ): Promise<Resource[]> {
+  // xjob's shadow ports are the region's own business (§4.4 create_port_bulk); the rest follow in order.
+  if (items.some((item) => item.device_owner === SHADOW_OWNER)) {
+    const shadows = await createShadowPorts(
+      ports,
+      mirror,
+      ctx,
+      items.filter((item) => item.device_owner === SHADOW_OWNER),
+    );
+    const others = items.filter((item) => item.device_owner !== SHADOW_OWNER);
+    const rest = others.length ? await createPorts(ports, mirror, central, ctx, others, bridge) : [];
+    return items.map((item) => (item.device_owner === SHADOW_OWNER ? shadows.shift()! : rest.shift()!));
+  }
   // Internal callers (agents) get the core's own allocation.
   if (!reachesCentral(ctx)) return ports.create(ctx, items);
   const created: Resource[] = [];
   try {
     for (const item of items) {
-      const port = await createPort(ports, mirror, central, ctx, item);
+      const port = await createPort(ports, mirror, central, ctx, item, bridge);
       created.push(port);
       if (item['binding:host_id']) await reportBinding(central, mirror.region, ctx, port);
     }
