@@ -423,6 +423,8 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
   let central: Server;
   let withAdmin: Server; // [client] admin credentials
   let withoutAdmin: Server; // none: the caller's token does everything
+  let keystoneDown: Server; // [client] auth_url on a closed port
+  let keystone: string;
   let adminToken: string;
   let demoToken: string; // demo/demo, a member of project demo
 
@@ -457,13 +459,21 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
       unavailable = `no Keystone here: ${up.problem}`;
       return;
     }
-    const keystone = up.url;
+    keystone = up.url;
     [adminToken, demoToken] = await Promise.all([issueToken(keystone, 'admin', 'admin'), issueToken(keystone, 'demo', 'demo')]);
     const sqlite = (await engines()).find((engine) => engine.name === 'sqlite')!;
-    databases.push(...(await Promise.all([sqlite.create(), sqlite.create(), sqlite.create()])));
+    databases.push(...(await Promise.all([sqlite.create(), sqlite.create(), sqlite.create(), sqlite.create()])));
     const auth: Overrides = {
       DEFAULT: { auth_strategy: 'keystone' },
-      keystone_authtoken: { auth_url: keystone, username: 'tricircle', password: 'tricircle', project_name: 'service', http_connect_timeout: '60' },
+      // No token cache: a token revoked in Keystone is refused at once.
+      keystone_authtoken: {
+        auth_url: keystone,
+        username: 'tricircle',
+        password: 'tricircle',
+        project_name: 'service',
+        token_cache_time: '0',
+        http_connect_timeout: '60',
+      },
     };
     central = await startServer(databases[0]!.connection, { ...auth, ...CENTRAL });
     servers.push(central);
@@ -473,6 +483,9 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
     servers.push(withAdmin);
     withoutAdmin = await startServer(databases[2]!.connection, local, { region: REGION });
     servers.push(withoutAdmin);
+    const down = { ...client, auth_url: `http://127.0.0.1:${await closedPort()}/v3` };
+    keystoneDown = await startServer(databases[3]!.connection, { ...local, client: down }, { region: REGION });
+    servers.push(keystoneDown);
   });
 
   after(async () => {
@@ -522,5 +535,24 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
     const profile = (await ok(call(central.url, 'GET', `/v2.0/ports/${port.id}`, undefined, caller))).port['binding:profile'];
     assert.equal(profile.region, REGION);
     assert.equal(profile['binding:host_id'], 'compute-1');
+
+    // The admin token revoked in Keystone: central answers 401, the region gets a new one and reports again.
+    const revoked = await fetch(`${keystone}/auth/tokens`, { method: 'DELETE', headers: { 'x-auth-token': adminToken, 'x-subject-token': puts[0]!.token! } });
+    assert.equal(revoked.status, 204, await revoked.text());
+    central.seen.length = 0;
+    await ok(call(withAdmin.url, 'PUT', `/v2.0/ports/${port.id}`, { port: { 'binding:host_id': 'compute-2' } }, caller));
+    const retried = central.seen.filter((r) => r.method === 'PUT').map((r) => r.token);
+    // Central's auth refuses the revoked token before the recording hook runs, so only the
+    // retry is seen; the token lives a day, so only the 401 can have made the region renew it.
+    assert.equal(retried.length, 1);
+    assert.notEqual(retried[0], puts[0]!.token);
+    assert.equal((await ok(call(central.url, 'GET', `/v2.0/ports/${port.id}`, undefined, caller))).port['binding:profile']['binding:host_id'], 'compute-2');
+  });
+
+  test('Keystone unreachable for the [client] admin token: a 503 saying so', async () => {
+    const { network } = await sharedNetwork('10.203.1.0/24');
+    const reply = await call(keystoneDown.url, 'GET', `/v2.0/networks/${network.id}`, undefined, withToken(adminToken));
+    assert.equal(reply.status, 503, reply.text);
+    assert.match((reply.body as Json).NeutronError.message, /No admin token for the central Neutron: Keystone at .* cannot be reached/);
   });
 });
