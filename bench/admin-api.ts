@@ -6,11 +6,11 @@ import { withCleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, type EngineName } from './lib/databases.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { machineBusySeconds, machineSummary } from './lib/machine.js';
+import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
 import { seedRoutings, type SeededRoutings } from './lib/seed.js';
 import { scrapeRouteTiming, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, table } from './lib/stats.js';
-import { UsageError } from './lib/usage.js';
+import { UsageError, listFlag, numberFlag } from './lib/usage.js';
 
 // The Admin API's read paths under load: routings list (first page, deep marker page, filtered)
 // and show, on each database engine, at 1 and 16 concurrent clients, against a real
@@ -152,33 +152,23 @@ function options(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const number = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, not '${text}'`);
-    return n;
-  };
-  const list = (text: string) =>
-    text
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  const engines = list(values.engines ?? ENGINES.join(','));
+  const engines = listFlag(values.engines ?? ENGINES.join(','));
   for (const e of engines) if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`unknown engine '${e}' (${ENGINES.join(', ')})`);
-  const scenarios = values.scenarios ? list(values.scenarios) : SCENARIOS.map((s) => s.name);
+  const scenarios = values.scenarios ? listFlag(values.scenarios) : SCENARIOS.map((s) => s.name);
   for (const s of scenarios)
     if (!SCENARIOS.some((x) => x.name === s)) throw new UsageError(`unknown scenario '${s}' (${SCENARIOS.map((x) => x.name).join(', ')})`);
-  const routings = number('routings', values.routings, 1000);
+  const routings = numberFlag('routings', values.routings, 1000);
   return {
     help: values.help,
     engines: engines as EngineName[],
     enginesExplicit: values.engines !== undefined,
-    durationMs: number('duration', values.duration, 0.1) * 1000,
-    warmupMs: number('warmup', values.warmup, 0) * 1000,
-    rounds: Math.floor(number('rounds', values.rounds, 1)),
-    concurrency: list(values.concurrency).map((c) => Math.floor(number('concurrency', c, 1))),
+    durationMs: numberFlag('duration', values.duration, 0.1) * 1000,
+    warmupMs: numberFlag('warmup', values.warmup, 0) * 1000,
+    rounds: Math.floor(numberFlag('rounds', values.rounds, 1)),
+    concurrency: listFlag(values.concurrency).map((c) => Math.floor(numberFlag('concurrency', c, 1))),
     scenarios: SCENARIOS.filter((s) => scenarios.includes(s.name)),
     routings,
-    pods: Math.floor(number('pods', values.pods, 1)),
+    pods: Math.floor(numberFlag('pods', values.pods, 1)),
     logLevel: values['log-level'],
     pgUrl: values['pg-url'],
     out: values.out,
@@ -434,14 +424,7 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const machine = machineSummary();
-  process.stdout.write(
-    `admin-api bench: node ${machine.node}, ${machine.cores} cores (${machine.cpuModel}), load average ${fmt(machine.loadAverage1m, 2)}; ` +
-      `engines ${opts.engines.join(', ')}; clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s\n`,
-  );
-  if (machine.loadAverage1m > 0.5) {
-    process.stdout.write('warning: the machine is already busy; figures will be lower and noisier than on an idle machine\n');
-  }
+  announce('admin-api', `engines ${opts.engines.join(', ')}; clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s`);
   for (const engine of opts.engines) {
     if (engine === 'postgres') {
       const problem = await postgresProblem(opts.pgUrl);

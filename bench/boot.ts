@@ -5,10 +5,10 @@ import { parseArgs } from 'node:util';
 import { CIRROS_IMAGE_ID } from '../src/compute/index.js';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { machineBusySeconds, machineSummary } from './lib/machine.js';
+import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
 import { startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
-import { UsageError } from './lib/usage.js';
+import { integerFlag } from './lib/usage.js';
 
 // Server boot through the whole Tricircle path on loopback: `tricircle compute --region
 // RegionOne` -> `tricircle neutron-server --role local --region RegionOne` -> a central
@@ -34,7 +34,6 @@ const REGION = 'RegionOne';
 // The local role reaches central only for requests carrying a token (docs/neutron-local.md).
 const CALLER = { 'x-user-id': 'bench-user', 'x-project-id': 'bench-project', 'x-roles': 'member', 'x-auth-token': 'bench-token' };
 const TARGET = { warmP50Ms: 30, coldP50Ms: 80 };
-const NOISY_LOAD_AVERAGE = 0.5;
 
 const USAGE = `usage: npm run bench -- boot [flags]
 
@@ -76,19 +75,14 @@ function options(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const integer = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isInteger(n) || n < min) throw new UsageError(`--${name} must be an integer >= ${min}, not '${text}'`);
-    return n;
-  };
   return {
     help: values.help,
-    rounds: integer('rounds', values.rounds, 1),
-    warm: integer('warm', values.warm, 1),
-    cold: integer('cold', values.cold, 1),
-    concurrent: integer('concurrent', values.concurrent, 1),
-    batches: integer('batches', values.batches, 1),
-    warmup: integer('warmup', values.warmup, 0),
+    rounds: integerFlag('rounds', values.rounds, 1),
+    warm: integerFlag('warm', values.warm, 1),
+    cold: integerFlag('cold', values.cold, 1),
+    concurrent: integerFlag('concurrent', values.concurrent, 1),
+    batches: integerFlag('batches', values.batches, 1),
+    warmup: integerFlag('warmup', values.warmup, 0),
     logLevel: values['log-level'],
     cpuProf: values['cpu-prof'],
     sharedRegionDb: values['shared-region-db'],
@@ -304,13 +298,10 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const machine = machineSummary();
-  process.stdout.write(
-    `boot bench: node ${machine.node}, ${machine.cores} cores (${machine.cpuModel}), load average ${fmt(machine.loadAverage1m, 2)}; ` +
-      `${opts.rounds} round(s) of ${opts.cold} cold, ${opts.warm} warm, ${opts.batches} x ${opts.concurrent} concurrent boots; ${opts.warmup} warm-up boots\n`,
+  announce(
+    'boot',
+    `${opts.rounds} round(s) of ${opts.cold} cold, ${opts.warm} warm, ${opts.batches} x ${opts.concurrent} concurrent boots; ${opts.warmup} warm-up boots`,
   );
-  if (machine.loadAverage1m > NOISY_LOAD_AVERAGE)
-    process.stdout.write('warning: the machine is already busy; figures will be noisier than on an idle machine\n');
 
   const cells: Record<Scenario, Sample[]> = { cold: [], warm: [], concurrent: [] };
   let profileText: string[] = [];
@@ -366,6 +357,6 @@ export async function run(argv: string[]): Promise<void> {
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, 'boot.json');
   const rounds = Object.fromEntries(Object.entries(cells).map(([k, v]) => [k, v.map(({ sorted: _, ...r }) => r)]));
-  writeFileSync(file, `${JSON.stringify({ suite: 'boot', date: new Date().toISOString(), machine, settings: opts, rounds }, null, 2)}\n`);
+  writeFileSync(file, `${JSON.stringify({ suite: 'boot', date: new Date().toISOString(), machine: machineSummary(), settings: opts, rounds }, null, 2)}\n`);
   process.stdout.write(`\nJSON: ${file}\n`);
 }

@@ -7,12 +7,12 @@ import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
 import type { Exchange, LoadOptions } from './lib/load.js';
-import { machineSummary } from './lib/machine.js';
+import { announce, machineSummary } from './lib/machine.js';
 import { measureRun, type MeasuredRun, type RouteRef } from './lib/measure.js';
 import { NeutronClient, neutronBase, type IdRecord } from './lib/neutron.js';
 import { runTricircle, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, table } from './lib/stats.js';
-import { UsageError } from './lib/usage.js';
+import { UsageError, integerFlag, listFlag, numberFlag } from './lib/usage.js';
 
 // The Neutron v2.0 write and read paths that matter at scale: creating ports (1 and 16 clients,
 // one network, a /16), creating a network with its subnet, reading a 1,000-port page with
@@ -126,18 +126,7 @@ function options(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const number = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, not '${text}'`);
-    return n;
-  };
-  const integer = (name: string, text: string, min: number) => Math.floor(number(name, text, min));
-  const list = (text: string) =>
-    text
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
-  const engines = list(values.engines ?? ENGINES.join(','));
+  const engines = listFlag(values.engines ?? ENGINES.join(','));
   for (const e of engines) if (!(ENGINES as readonly string[]).includes(e)) throw new UsageError(`unknown engine '${e}' (${ENGINES.join(', ')})`);
   if (values.url !== undefined && values.engines !== undefined) throw new UsageError('--engines is for our own server; not with --url');
   if (values.url === undefined && values.token !== undefined) throw new UsageError('--token goes with --url');
@@ -149,15 +138,15 @@ function options(argv: string[]) {
       throw new UsageError(`--url '${values.url}' is not a URL`);
     }
   }
-  const scenarios = values.scenarios ? list(values.scenarios) : [...SCENARIO_NAMES];
+  const scenarios = values.scenarios ? listFlag(values.scenarios) : [...SCENARIO_NAMES];
   for (const s of scenarios)
     if (!(SCENARIO_NAMES as readonly string[]).includes(s)) throw new UsageError(`unknown scenario '${s}' (${SCENARIO_NAMES.join(', ')})`);
   const fillMode = values['fill-mode'];
   if (fillMode !== 'api' && fillMode !== 'bulk') throw new UsageError(`--fill-mode is api or bulk, not '${fillMode}'`);
-  const fill = integer('fill', values.fill, 1);
+  const fill = integerFlag('fill', values.fill, 1);
   if (fill > 65_000) throw new UsageError('--fill must fit in a /16 (at most 65000)');
-  const block = Math.min(integer('block', values.block, 1), fill);
-  const probe = integer('probe', values.probe, 1);
+  const block = Math.min(integerFlag('block', values.block, 1), fill);
+  const probe = integerFlag('probe', values.probe, 1);
   if (fillMode === 'bulk' && probe > block) throw new UsageError('--probe must not exceed --block');
   return {
     help: values.help,
@@ -166,18 +155,18 @@ function options(argv: string[]) {
     engines: engines as EngineName[],
     enginesExplicit: values.engines !== undefined,
     scenarios: SCENARIO_NAMES.filter((s) => scenarios.includes(s)),
-    ports: integer('ports', values.ports, 1),
+    ports: integerFlag('ports', values.ports, 1),
     fill,
     block,
-    fillClients: integer('fill-clients', values['fill-clients'], 1),
+    fillClients: integerFlag('fill-clients', values['fill-clients'], 1),
     fillMode: fillMode as 'api' | 'bulk',
     probe,
-    bulk: integer('bulk', values.bulk, 1),
-    durationMs: number('duration', values.duration, 0.1) * 1000,
-    warmupMs: number('warmup', values.warmup, 0) * 1000,
-    rounds: integer('rounds', values.rounds, 1),
-    concurrency: list(values.concurrency).map((c) => integer('concurrency', c, 1)),
-    timeoutMs: number('timeout', values.timeout, 1) * 1000,
+    bulk: integerFlag('bulk', values.bulk, 1),
+    durationMs: numberFlag('duration', values.duration, 0.1) * 1000,
+    warmupMs: numberFlag('warmup', values.warmup, 0) * 1000,
+    rounds: integerFlag('rounds', values.rounds, 1),
+    concurrency: listFlag(values.concurrency).map((c) => integerFlag('concurrency', c, 1)),
+    timeoutMs: numberFlag('timeout', values.timeout, 1) * 1000,
     logLevel: values['log-level'],
     pgUrl: values['pg-url'],
     out: values.out,
@@ -866,16 +855,12 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const machine = machineSummary();
-  process.stdout.write(
-    `neutron bench: node ${machine.node}, ${machine.cores} cores (${machine.cpuModel}), load average ${fmt(machine.loadAverage1m, 2)}; ` +
-      `${opts.url ? `endpoint ${opts.url}` : `our server on ${opts.engines.join(', ')}`}; scenarios ${opts.scenarios.join(', ')}; ` +
+  announce(
+    'neutron',
+    `${opts.url ? `endpoint ${opts.url}` : `our server on ${opts.engines.join(', ')}`}; scenarios ${opts.scenarios.join(', ')}; ` +
       `clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s; ` +
-      `${fmt(opts.ports)} ports for the list; fill ${fmt(opts.fill)} in blocks of ${fmt(opts.block)}\n`,
+      `${fmt(opts.ports)} ports for the list; fill ${fmt(opts.fill)} in blocks of ${fmt(opts.block)}`,
   );
-  if (machine.loadAverage1m > 0.5) {
-    process.stdout.write('warning: the machine is already busy; figures will be lower and noisier than on an idle machine\n');
-  }
   if (opts.url) {
     await benchUrl(opts.url, opts);
     return;

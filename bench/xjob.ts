@@ -17,10 +17,10 @@ import { RabbitWaker, amqpUrls, startXJob } from '../src/xjob/index.js';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
-import { machineBusySeconds, machineSummary } from './lib/machine.js';
+import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
 import { procCpuSeconds, runTricircle, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
-import { UsageError } from './lib/usage.js';
+import { UsageError, integerFlag, listFlag, numberFlag } from './lib/usage.js';
 import { BENCH_JOB_TYPE, STARTS_PORT_ENV, onHandlerStart, parseStart, wallClockMs } from './lib/xjob-handlers.js';
 
 // The job engine's two figures that matter: how soon a registered job starts (commit of the
@@ -98,7 +98,6 @@ const LATENCY_MODES = ['sqlite', 'postgres', 'rabbit'] as const;
 type LatencyMode = (typeof LATENCY_MODES)[number];
 
 const TARGET = { inProcessP50Ms: 20, rabbitP50Ms: 50, jobsPerSecond: 1000, processes: 2 };
-const NOISY_LOAD_AVERAGE = 0.5;
 
 function options(argv: string[]) {
   const { values } = parseArgs({
@@ -129,19 +128,8 @@ function options(argv: string[]) {
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
-  const number = (name: string, text: string, min: number) => {
-    const n = Number(text);
-    if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, not '${text}'`);
-    return n;
-  };
-  const integer = (name: string, text: string, min: number) => Math.floor(number(name, text, min));
-  const list = (text: string) =>
-    text
-      .split(',')
-      .map((s) => s.trim())
-      .filter(Boolean);
   const choose = <T extends string>(flag: string, text: string | undefined, all: readonly T[]): T[] => {
-    const chosen = list(text ?? all.join(','));
+    const chosen = listFlag(text ?? all.join(','));
     for (const c of chosen) if (!(all as readonly string[]).includes(c)) throw new UsageError(`unknown --${flag} value '${c}' (${all.join(', ')})`);
     return all.filter((a) => chosen.includes(a));
   };
@@ -150,19 +138,19 @@ function options(argv: string[]) {
     scenarios: choose('scenarios', values.scenarios, SCENARIO_NAMES),
     latencyModes: choose('latency-modes', values['latency-modes'], LATENCY_MODES),
     latencyModesExplicit: values['latency-modes'] !== undefined,
-    rounds: integer('rounds', values.rounds, 1),
-    jobs: integer('jobs', values.jobs, 1),
-    warmup: integer('warmup', values.warmup, 0),
-    gapMs: number('gap', values.gap, 0),
-    backlog: integer('backlog', values.backlog, 1),
-    perResource: list(values['per-resource']).map((v) => integer('per-resource', v, 1)),
-    processes: list(values.processes).map((v) => integer('processes', v, 1)),
-    workers: integer('workers', values.workers, 1),
-    pool: integer('pool', values.pool, 1),
-    sleep: number('sleep', values.sleep, 0.01),
-    steadyRate: number('steady-rate', values['steady-rate'], 1),
-    steadyDuration: number('steady-duration', values['steady-duration'], 1),
-    registrars: integer('registrars', values.registrars, 1),
+    rounds: integerFlag('rounds', values.rounds, 1),
+    jobs: integerFlag('jobs', values.jobs, 1),
+    warmup: integerFlag('warmup', values.warmup, 0),
+    gapMs: numberFlag('gap', values.gap, 0),
+    backlog: integerFlag('backlog', values.backlog, 1),
+    perResource: listFlag(values['per-resource']).map((v) => integerFlag('per-resource', v, 1)),
+    processes: listFlag(values.processes).map((v) => integerFlag('processes', v, 1)),
+    workers: integerFlag('workers', values.workers, 1),
+    pool: integerFlag('pool', values.pool, 1),
+    sleep: numberFlag('sleep', values.sleep, 0.01),
+    steadyRate: numberFlag('steady-rate', values['steady-rate'], 1),
+    steadyDuration: numberFlag('steady-duration', values['steady-duration'], 1),
+    registrars: integerFlag('registrars', values.registrars, 1),
     analyze: !values['no-analyze'],
     cpuProf: values['cpu-prof'],
     logLevel: values['log-level'],
@@ -793,15 +781,11 @@ export async function run(argv: string[]): Promise<void> {
     process.stdout.write(USAGE);
     return;
   }
-  const machine = machineSummary();
-  process.stdout.write(
-    `xjob bench: node ${machine.node}, ${machine.cores} cores (${machine.cpuModel}), load average ${fmt(machine.loadAverage1m, 2)}; ` +
-      `${opts.rounds} round(s); latency: ${opts.jobs} registrations per round, ${opts.gapMs} ms gap; ` +
-      `throughput: backlog ${fmt(opts.backlog)}, [xjob] workers ${opts.workers}, [database] max_pool_size ${opts.pool}, worker_sleep_time ${opts.sleep} s\n`,
+  announce(
+    'xjob',
+    `${opts.rounds} round(s); latency: ${opts.jobs} registrations per round, ${opts.gapMs} ms gap; ` +
+      `throughput: backlog ${fmt(opts.backlog)}, [xjob] workers ${opts.workers}, [database] max_pool_size ${opts.pool}, worker_sleep_time ${opts.sleep} s`,
   );
-  if (machine.loadAverage1m > NOISY_LOAD_AVERAGE) {
-    process.stdout.write('warning: the machine is already busy; figures will be noisier than on an idle machine\n');
-  }
   const pgProblem = await postgresProblem(opts.pgUrl);
   const brokerProblem = opts.scenarios.includes('latency') && opts.latencyModes.includes('rabbit') ? await rabbitProblem(opts.rabbitUrl) : undefined;
   const skipped = new Map<LatencyMode, string>();

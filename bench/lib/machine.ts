@@ -21,3 +21,16 @@ export function machineBusySeconds(): number | undefined {
 export function machineSummary(): { node: string; cores: number; cpuModel: string; loadAverage1m: number } {
   return { node: process.version, cores: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown cpu', loadAverage1m: loadavg()[0] ?? NaN };
 }
+
+/** Above this 1-minute load average the machine is busy before the suite starts. */
+const NOISY_LOAD_AVERAGE = 0.5;
+
+/** The suite's heading: the machine, then `settings`; and a warning when the machine is already busy. */
+export function announce(suite: string, settings: string): void {
+  const machine = machineSummary();
+  process.stdout.write(
+    `${suite} bench: node ${machine.node}, ${machine.cores} cores (${machine.cpuModel}), load average ${machine.loadAverage1m.toFixed(2)}; ${settings}\n`,
+  );
+  if (machine.loadAverage1m > NOISY_LOAD_AVERAGE)
+    process.stdout.write('warning: the machine is already busy; figures will be noisier than on an idle machine\n');
+}

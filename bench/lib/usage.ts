@@ -5,3 +5,25 @@ export class UsageError extends Error {}
 export function isUsageError(err: unknown): boolean {
   return err instanceof UsageError || (typeof (err as { code?: unknown })?.code === 'string' && (err as { code: string }).code.startsWith('ERR_PARSE_ARGS_'));
 }
+
+/** The number given to --name, at least `min`. */
+export function numberFlag(name: string, text: string, min: number): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < min) throw new UsageError(`--${name} must be a number >= ${min}, not '${text}'`);
+  return n;
+}
+
+/** The whole number given to --name, at least `min`. */
+export function integerFlag(name: string, text: string, min: number): number {
+  const n = numberFlag(name, text, min);
+  if (!Number.isInteger(n)) throw new UsageError(`--${name} must be a whole number, not '${text}'`);
+  return n;
+}
+
+/** A comma-separated flag value, as its non-empty items. */
+export function listFlag(text: string): string[] {
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
