@@ -1,23 +1,14 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { CIRROS_IMAGE_ID } from '../src/compute/index.js';
 import { startComputeApi, type RunningComputeApi } from './support/compute-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
 import { call, MEMBER, neutronClient, OTHER, startNeutronApi, type Headers, type RunningNeutronApi } from './support/neutron-server.js';
+import { closedPort } from './support/net.js';
 
 // The compute service against a real Neutron server, each its own HTTP server, on every
 // database engine: the ports Nova's boot makes, Nova's errors, and servers that outlive
 // the process.
-
-/** A port nobody listens on: bound, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 for (const engine of await engines()) {
   describe(`compute against Neutron (${engine.name})`, { skip: engine.skip }, () => {

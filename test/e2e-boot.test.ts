@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startComputeApi, type RunningComputeApi } from './support/compute-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
 import type { NeutronTestDb, RunningNeutronApi } from './support/neutron-server.js';
 import { novaClient, startLocalNeutron, startRegionCloud, USER, type RegionCloud } from './support/region-cloud.js';
+import { closedPort } from './support/net.js';
 
 // Issue 5 end to end: a central Neutron, two regions each with its own database, two local
 // Neutron servers on it and a compute service per local Neutron, all separate HTTP servers.
@@ -12,15 +12,6 @@ import { novaClient, startLocalNeutron, startRegionCloud, USER, type RegionCloud
 // (central) or its database (local, so that reading never copies anything).
 
 type Json = Record<string, any>;
-
-/** A port on 127.0.0.1 that nothing listens on. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 const ok = async (reply: Promise<{ status: number; body: any; text: string }>, status = 200): Promise<Json> => {
   const r = await reply;

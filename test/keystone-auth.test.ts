@@ -1,18 +1,18 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
+import { keystoneUp } from './support/keystone.js';
+import { closedPort } from './support/net.js';
 
 // auth_strategy = keystone against a real Keystone (Debian's, started by
 // scripts/keystone-up.sh): tokens issued by it, validated by the Admin API, revoked in it.
 // Where that Keystone cannot be started the suite is skipped, unless
 // TRICIRCLE_TEST_REQUIRE_KEYSTONE=1 (CI), where that is a failure.
 
-const UP_SCRIPT = fileURLToPath(new URL('../scripts/keystone-up.sh', import.meta.url));
 const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 // The host's OS_* variables must not steer the CLI under test.
@@ -33,18 +33,6 @@ function runProcess(command: string, args: string[], env: NodeJS.ProcessEnv = pr
     child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     child.on('error', (err) => resolve({ code: null, stdout, stderr: `${stderr}${err.message}` }));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** A port on 127.0.0.1 that nothing listens on (taken from the kernel, then released). */
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
   });
 }
 
@@ -126,15 +114,12 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
   const withToken = (token: string) => ({ 'x-auth-token': token });
 
   before(async () => {
-    const run = await runProcess('bash', [UP_SCRIPT]);
-    if (run.code !== 0) {
-      const lastLines = [...new Set(run.stderr.trim().split('\n'))].slice(-3).join(' | ');
-      const reason = `scripts/keystone-up.sh failed (exit ${run.code}): ${lastLines}`;
-      if (process.env.TRICIRCLE_TEST_REQUIRE_KEYSTONE === '1') throw new Error(reason);
-      unavailable = `no Keystone here: ${reason}`;
+    const up = await keystoneUp();
+    if (!up.url) {
+      unavailable = `no Keystone here: ${up.problem}`;
       return;
     }
-    keystone = run.stdout.trim().split('\n').pop()!;
+    keystone = up.url;
     assert.match(keystone, /^http:\/\/127\.0\.0\.1:\d+\/v3$/);
     cached = await server({ token_cache_time: '300', www_authenticate_uri: WWW_AUTHENTICATE_URI });
     uncached = await server({ token_cache_time: '0' });
