@@ -1,11 +1,14 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import SqliteDatabase from 'better-sqlite3';
-import { Kysely, MysqlDialect, PostgresDialect, SqliteDialect, type Dialect } from 'kysely';
+import { Kysely, MysqlDialect, PostgresDialect, type Dialect } from 'kysely';
 import mysql from 'mysql2';
 import pg from 'pg';
 import type { TricircleTables } from './schema.js';
 import { cachingDatabase } from './sqlite-statements.js';
+import { ImmediateTransactionDialect } from './sqlite-transactions.js';
+
+const SQLITE_BUSY_TIMEOUT_MS = 10_000;
 
 export type DialectName = 'sqlite' | 'postgres' | 'mysql';
 
@@ -52,9 +55,9 @@ export function openDb(connection: Connection, maxPoolSize = 10): Db {
     // WAL lets readers run beside a writer; busy_timeout lets several processes share the file.
     database.pragma('journal_mode = WAL');
     database.pragma('synchronous = NORMAL');
-    database.pragma('busy_timeout = 10000');
+    database.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
     database.pragma('foreign_keys = ON');
-    dialect = new SqliteDialect({ database: cachingDatabase(database) });
+    dialect = new ImmediateTransactionDialect({ database: cachingDatabase(database) }, connection.target, SQLITE_BUSY_TIMEOUT_MS);
   } else if (connection.dialect === 'postgres') {
     const pool = new pg.Pool({ connectionString: connection.target, max: maxPoolSize });
     // An idle connection the server ends (restart, termination, a dropped test database) is
