@@ -15,7 +15,7 @@ interface NeutronRole {
  * the calling command. Fastify and the APIs load only here, not on every CLI start.
  */
 async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides'], neutronRole: NeutronRole = {}): Promise<void> {
-  const [{ createAdminApi }, { createNeutronApi, createNeutronCore }, { closeOnSignal, createHttpApp, listen }, { jobWaker, startXJob }, { Registry }] =
+  const [{ createAdminApi }, { Agents, createNeutronApi, createNeutronCore }, { closeOnSignal, createHttpApp, listen }, { jobWaker, startXJob }, { Registry }] =
     await Promise.all([
       import('../admin/index.js'),
       import('../neutron/index.js'),
@@ -41,7 +41,8 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
       apps.push(app);
     } else if (name === 'neutron-server') {
       const { plugin: core, deps } = createNeutronCore(config, db.kysely);
-      const plugin = neutronRole.role === 'local' ? (await import('../neutron/local/index.js')).localPluginFor(config, core, neutronRole.region) : core;
+      const plugin =
+        neutronRole.role === 'local' ? (await import('../neutron/local/index.js')).localPluginFor(config, core, neutronRole.region, new Agents(deps.db)) : core;
       const app = createNeutronApi({ config, db, logger, plugin, deps });
       const address = await listen({ name, app, host: config.neutron.bind_host, port: config.neutron.bind_port });
       process.stderr.write(`tricircle neutron-server listening on ${address}/v2.0\n`);

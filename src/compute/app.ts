@@ -59,7 +59,7 @@ export function createComputeApi({ config, db, logger }: ComputeApiOptions): Fas
   const servers = new Servers(
     store,
     neutron,
-    { host: options.host ?? `${options.region_name}-compute1`, defaultAvailabilityZone: options.default_availability_zone },
+    { host: options.host ?? `${options.region_name}-compute1`, tunnelIp: options.tunnel_ip, defaultAvailabilityZone: options.default_availability_zone },
     logger,
   );
   const maxLimit = config.DEFAULT.pagination_max_limit;

@@ -11,6 +11,8 @@ import type { AddressEntry, Server, ServerPort, ServerStore } from './store.js';
 export interface ComputeSettings {
   /** binding:host_id of every port this service binds. */
   host: string;
+  /** The host's VxLAN tunnel endpoint: the region's Neutron records it as the host's OVS agent (docs/compute.md). */
+  tunnelIp: string;
   defaultAvailabilityZone: string;
 }
 
@@ -59,9 +61,14 @@ export class Servers {
     try {
       for (const wanted of request.networks) {
         const { port, network } = await this.attach(ctx, wanted, owner, ports);
-        const bound = await this.neutron.updatePort(ctx, 'admin', port.id, { 'binding:host_id': this.settings.host }).catch((err: unknown) => {
-          throw translate(err, () => `Port id ${port.id} could not be found.`);
-        });
+        const bound = await this.neutron
+          .updatePort(ctx, 'admin', port.id, {
+            'binding:host_id': this.settings.host,
+            'binding:profile': { tunnel_ip: this.settings.tunnelIp },
+          })
+          .catch((err: unknown) => {
+            throw translate(err, () => `Port id ${port.id} could not be found.`);
+          });
         (addresses[network.name] ??= []).push(...addressesOf(bound));
       }
       const now = formatMicros(new Date());

@@ -288,6 +288,11 @@ export const OPTIONS = {
       default: '100.0.0.0/9',
       help: 'Range of the bridge networks. A local Neutron gives a router port asking for an address in it the id of the central port owning that address.',
     },
+    cross_pod_vxlan_mode: {
+      type: { kind: 'enum', choices: ['p2p', 'l2gw', 'noop'] },
+      default: 'p2p',
+      help: "How VxLAN networks span regions. p2p: a local Neutron reports the tunnel IP of the bound host's agent to central; noop: it reports none. l2gw is not supported (refused at start-up).",
+    },
   },
   compute: {
     bind_host: { type: str, default: '0.0.0.0', help: 'Address the compute service (tricircle compute) listens on.' },
@@ -302,6 +307,11 @@ export const OPTIONS = {
       type: str,
       default: null,
       help: 'The binding:host_id the compute service binds ports to. Unset: <region_name>-compute1.',
+    },
+    tunnel_ip: {
+      type: str,
+      default: '127.0.0.1',
+      help: "VxLAN tunnel endpoint of the compute host. Sent in binding:profile when binding a port; the region's Neutron records it as the host's Open vSwitch agent.",
     },
     default_availability_zone: {
       type: str,

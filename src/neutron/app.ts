@@ -3,6 +3,7 @@ import { authenticator, requireAuth } from '../auth/index.js';
 import type { Config } from '../config/index.js';
 import { isDatabaseUnavailable, type Db } from '../db/index.js';
 import { ApiError, createHttpApp, route } from '../http/index.js';
+import { agentRoutes, Agents } from './agents.js';
 import { neutronJsonBodies } from './api/body.js';
 import { resourceRoutes } from './api/controller.js';
 import { openApiRoute } from './api/openapi.js';
@@ -63,6 +64,7 @@ export function createNeutronApi({ config, db, logger, plugin, deps }: NeutronAp
   });
   route(app, '/v2.0/availability_zones', { GET: async () => ({ availability_zones: await deps.availabilityZones.list() }) });
   quotaRoutes(app, deps.db, deps.quotas);
+  agentRoutes(app, new Agents(deps.db));
   for (const def of served) resourceRoutes(app, def, plugin[def.collection]!);
   openApiRoute(app, served, plugin);
   return app;

@@ -2,7 +2,7 @@ import { pino } from 'pino';
 import { CIRROS_IMAGE_ID } from '../../src/compute/index.js';
 import { loadConfig, type SectionName } from '../../src/config/index.js';
 import { migrateToLatest, openDb, parseConnection } from '../../src/db/index.js';
-import { createNeutronApi, createNeutronCore } from '../../src/neutron/index.js';
+import { Agents, createNeutronApi, createNeutronCore } from '../../src/neutron/index.js';
 import { localPluginFor } from '../../src/neutron/local/index.js';
 import { startComputeApi, type RunningComputeApi } from './compute-server.js';
 import type { Engine, TestDatabase } from './engines.js';
@@ -31,7 +31,13 @@ export async function startLocalNeutron(connection: string, centralUrl: string, 
   const db = openDb(parseConnection(connection, '.'), 4);
   await migrateToLatest(db);
   const { plugin: core, deps } = createNeutronCore(config, db.kysely);
-  const app = createNeutronApi({ config, db, logger: pino({ level: config.DEFAULT.log_level }), plugin: localPluginFor(config, core, region), deps });
+  const app = createNeutronApi({
+    config,
+    db,
+    logger: pino({ level: config.DEFAULT.log_level }),
+    plugin: localPluginFor(config, core, region, new Agents(deps.db)),
+    deps,
+  });
   const url = await app.listen({ host: '127.0.0.1', port: 0 });
   return {
     url,

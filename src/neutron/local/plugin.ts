@@ -4,6 +4,8 @@ import { regionClientOptions } from '../../client/region-clients.js';
 import type { Config } from '../../config/index.js';
 import { ApiError } from '../../http/errors.js';
 import type { ListQuery, NeutronPlugin, Page, Resource, ResourceOperations } from '../core/plugin.js';
+import type { Agents } from '../agents.js';
+import { LocalAgents, vxlanMode } from './agents.js';
 import { CentralNeutron, reachesCentral } from './central.js';
 import { Mirror } from './mirror.js';
 import { createPorts, deletePort, updatePort } from './ports.js';
@@ -20,6 +22,10 @@ export interface LocalRoleOptions {
   admin: KeystoneAdmin | null;
   /** [client] bridge_cidr: router ports with an address in it share the central port's id. */
   bridgeCidr: string;
+  /** The region's agent records; absent: no agents are recorded or reported. */
+  agents?: Agents;
+  /** [client] cross_pod_vxlan_mode. */
+  vxlanMode: string;
 }
 
 const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
@@ -89,6 +95,7 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
   });
   const mirror = new Mirror(core, central, options.region);
   const bridge = bridgeRange(options.bridgeCidr);
+  const agents = new LocalAgents(options.agents, central, vxlanMode(options.vxlanMode));
   const subnets = core.subnets!;
   return {
     ...core,
@@ -115,8 +122,8 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
     }),
     ports: wrap(core.ports!, {
       ...mirroredReads(core.ports!, (ctx, id) => mirror.port(ctx, id)),
-      create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items, bridge),
-      update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, ctx, id, changes),
+      create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items, bridge, agents),
+      update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, agents, ctx, id, changes),
       delete: (ctx, id) => deletePort(core.ports!, central, ctx, id),
     }),
     security_groups: wrap(
@@ -132,8 +139,11 @@ function adminOf(config: Config): KeystoneAdmin | null {
   return options && new KeystoneAdmin(options, options.timeoutSeconds);
 }
 
-/** The local role as configured: [tricircle] central_neutron_url, and the region from --region or [tricircle] local_region_name. */
-export function localPluginFor(config: Config, core: NeutronPlugin, region?: string): NeutronPlugin {
+/**
+ * The local role as configured: [tricircle] central_neutron_url, and the region from --region or
+ * [tricircle] local_region_name; `agents`: the region's agent records (GET /v2.0/agents).
+ */
+export function localPluginFor(config: Config, core: NeutronPlugin, region?: string, agents?: Agents): NeutronPlugin {
   const centralUrl = config.tricircle.central_neutron_url;
   const name = region ?? config.tricircle.local_region_name;
   if (!centralUrl) throw new Error('neutron-server --role local needs [tricircle] central_neutron_url');
@@ -145,5 +155,7 @@ export function localPluginFor(config: Config, core: NeutronPlugin, region?: str
     forwardIdentity: config.DEFAULT.auth_strategy === 'noauth',
     admin: adminOf(config),
     bridgeCidr: config.client.bridge_cidr,
+    agents,
+    vxlanMode: config.client.cross_pod_vxlan_mode,
   });
 }

@@ -2,6 +2,7 @@ import type { RequestContext } from '../../auth/index.js';
 import { ApiError } from '../../http/errors.js';
 import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { reachesCentral, type CentralNeutron } from './central.js';
+import type { LocalAgents } from './agents.js';
 import type { Mirror } from './mirror.js';
 import { createShadowPorts, SHADOW_OWNER, SPECIAL_OWNERS, specialPortBody } from './special-ports.js';
 import type { Cidr } from '../core/ip.js';
@@ -81,9 +82,13 @@ export async function createPorts(
   mirror: Mirror,
   central: CentralNeutron,
   ctx: RequestContext,
-  items: Resource[],
+  given: Resource[],
   bridge: Cidr,
+  agents: LocalAgents,
 ): Promise<Resource[]> {
+  // A tunnel_ip in a binding's profile records that host's agent (§4.4 create_port step 7).
+  const items: Resource[] = [];
+  for (const item of given) items.push(await agents.record(item));
   // xjob's shadow ports are the region's own business (§4.4 create_port_bulk); the rest follow in order.
   if (items.some((item) => item.device_owner === SHADOW_OWNER)) {
     const shadows = await createShadowPorts(
@@ -93,7 +98,7 @@ export async function createPorts(
       items.filter((item) => item.device_owner === SHADOW_OWNER),
     );
     const others = items.filter((item) => item.device_owner !== SHADOW_OWNER);
-    const rest = others.length ? await createPorts(ports, mirror, central, ctx, others, bridge) : [];
+    const rest = others.length ? await createPorts(ports, mirror, central, ctx, others, bridge, agents) : [];
     return items.map((item) => (item.device_owner === SHADOW_OWNER ? shadows.shift()! : rest.shift()!));
   }
   // Internal callers (agents) get the core's own allocation.
@@ -103,7 +108,7 @@ export async function createPorts(
     for (const item of items) {
       const port = await createPort(ports, mirror, central, ctx, item, bridge);
       created.push(port);
-      if (item['binding:host_id']) await reportBinding(central, mirror.region, ctx, port);
+      if (item['binding:host_id']) await reportBinding(central, mirror.region, agents, ctx, port);
     }
   } catch (err) {
     // A bulk create is all or nothing here too.
@@ -114,10 +119,11 @@ export async function createPorts(
 }
 
 /**
- * PUTs the region's binding of a port into the central port's binding:profile (reference §4.4;
- * no agent/tunnel data yet), as the [client] admin when configured: the profile is admin-only.
+ * PUTs the region's binding of a port into the central port's binding:profile (reference §4.4),
+ * with the bound host's agent on a VxLAN network, as the [client] admin when configured: the
+ * profile is admin-only.
  */
-async function reportBinding(central: CentralNeutron, region: string, ctx: RequestContext, port: Resource): Promise<void> {
+async function reportBinding(central: CentralNeutron, region: string, agents: LocalAgents, ctx: RequestContext, port: Resource): Promise<void> {
   await central.admin().update(ctx, 'ports', 'port', String(port.id), {
     'binding:profile': {
       region,
@@ -127,6 +133,7 @@ async function reportBinding(central: CentralNeutron, region: string, ctx: Reque
       'binding:vif_type': port['binding:vif_type'],
       'binding:host_id': port['binding:host_id'],
       status: port.status,
+      ...(await agents.profileOf(ctx, port)),
     },
   });
 }
@@ -143,15 +150,17 @@ export async function updatePort(
   ports: ResourceOperations,
   central: CentralNeutron,
   region: string,
+  agents: LocalAgents,
   ctx: RequestContext,
   id: string,
-  changes: Resource,
+  asked: Resource,
 ): Promise<Resource> {
   const before = await ports.get(ctx, id);
+  const changes = await agents.record(asked, asked['binding:host_id'] ?? before['binding:host_id']);
   const after = await ports.update(ctx, id, changes);
   if (!reachesCentral(ctx) || !reportsToCentral(before, after, changes)) return after;
   try {
-    await reportBinding(central, region, ctx, after);
+    await reportBinding(central, region, agents, ctx, after);
   } catch (err) {
     // Central did not hear of it: the region does not keep a binding central does not know.
     await ports.update(ctx, id, Object.fromEntries(Object.keys(changes).map((attr) => [attr, before[attr]]))).catch(() => undefined);
