@@ -14,9 +14,8 @@ import { integerFlag } from './lib/usage.js';
 // RegionOne` -> `tricircle neutron-server --role local --region RegionOne` -> a central
 // `tricircle neutron-server`, each its own process (as deployed), each on its own embedded
 // SQLite file. With --shared-region-db the local Neutron and the compute share the region's file
-// instead: two processes writing one SQLite file, where a deferred transaction that reads and
-// then writes can fail at once with SQLITE_BUSY (busy_timeout does not help there), which
-// Neutron reports as a 503 "database is unavailable" to the boot.
+// instead: two processes writing one SQLite file, whose write transactions then queue on the
+// file's write lock (BEGIN IMMEDIATE, src/db/sqlite-transactions.ts).
 //
 // The figure is POST /v2.1/servers to its 202: the compute service answers only once the
 // server is stored ACTIVE (docs/compute.md, "A boot"), so no polling is involved.
