@@ -49,11 +49,38 @@ const visible =
 type Association = { fixed_port_id: string | null; fixed_ip_address: string | null; router_id: string | null; status: 'ACTIVE' | 'DOWN' };
 export const NONE: Association = { fixed_port_id: null, fixed_ip_address: null, router_id: null, status: 'DOWN' };
 
+/** Picks the router that serves an association of a floating IP on `networkId` with an address on `subnetId`. */
+export type RouterSelection = (tx: Executor, networkId: string, subnetId: string) => Promise<string | undefined>;
+
+/** Neutron's choice: a router with its gateway on the external network and an interface on the subnet (the oldest such router). */
+export const routerReachingSubnet: RouterSelection = async (tx, networkId, subnetId) => {
+  const row = await tx
+    .selectFrom('routers')
+    .innerJoin('ports as gw', 'gw.id', 'routers.gw_port_id')
+    .innerJoin('router_ports', 'router_ports.router_id', 'routers.id')
+    .innerJoin('ip_allocations', 'ip_allocations.port_id', 'router_ports.port_id')
+    .select('routers.id')
+    .where('gw.network_id', '=', networkId)
+    .where('gw.device_owner', '=', ROUTER_GATEWAY)
+    .where('router_ports.port_type', '=', ROUTER_INTERFACE)
+    .where('ip_allocations.subnet_id', '=', subnetId)
+    .orderBy('routers.created_at')
+    .orderBy('routers.id')
+    .executeTakeFirst();
+  return row?.id as string | undefined;
+};
+
 export class FloatingIpOperations implements ResourceOperations {
   constructor(
     private readonly deps: CoreDeps,
     private readonly ports: DevicePorts,
+    private readonly servingRouter: RouterSelection = routerReachingSubnet,
   ) {}
+
+  /** The same operations choosing routers another way (the local role's, reference §4.7). */
+  selectingRouters(select: RouterSelection): FloatingIpOperations {
+    return new FloatingIpOperations(this.deps, this.ports, select);
+  }
 
   async load(db: Executor, rows: Record<string, unknown>[]): Promise<Resource[]> {
     if (rows.length === 0) return [];
@@ -193,24 +220,6 @@ export class FloatingIpOperations implements ResourceOperations {
         `Cannot associate floating IP ${fip.floating_ip_address} (${fip.id}) with port ${portId} using fixed IP ${chosen.ip_address}, as that fixed IP already has a floating IP on external network ${networkId}.`,
       );
     }
-  }
-
-  /** A router with its gateway on the external network and an interface on the subnet (the oldest such router). */
-  private async servingRouter(tx: Executor, networkId: string, subnetId: string): Promise<string | undefined> {
-    const row = await tx
-      .selectFrom('routers')
-      .innerJoin('ports as gw', 'gw.id', 'routers.gw_port_id')
-      .innerJoin('router_ports', 'router_ports.router_id', 'routers.id')
-      .innerJoin('ip_allocations', 'ip_allocations.port_id', 'router_ports.port_id')
-      .select('routers.id')
-      .where('gw.network_id', '=', networkId)
-      .where('gw.device_owner', '=', ROUTER_GATEWAY)
-      .where('router_ports.port_type', '=', ROUTER_INTERFACE)
-      .where('ip_allocations.subnet_id', '=', subnetId)
-      .orderBy('routers.created_at')
-      .orderBy('routers.id')
-      .executeTakeFirst();
-    return row?.id as string | undefined;
   }
 
   async update(ctx: RequestContext, id: string, changes: Resource): Promise<Resource> {

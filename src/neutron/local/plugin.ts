@@ -10,6 +10,7 @@ import { CentralNeutron, reachesCentral } from './central.js';
 import { Mirror } from './mirror.js';
 import { createPorts, deletePort, updatePort } from './ports.js';
 import { bridgeRange } from './special-ports.js';
+import { localFloatingIps } from './l3.js';
 
 export interface LocalRoleOptions {
   /** This Neutron's region: it names the gateway ports and goes into binding profiles. */
@@ -126,6 +127,7 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
       update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, agents, ctx, id, changes),
       delete: (ctx, id) => deletePort(core.ports!, central, ctx, id),
     }),
+    ...(core.floatingips ? { floatingips: wrap(core.floatingips, localFloatingIps(core.floatingips)) } : {}),
     security_groups: wrap(
       core.security_groups!,
       mirroredReads(core.security_groups!, (ctx, id) => mirror.securityGroup(ctx, id)),

@@ -146,6 +146,25 @@ function reportsToCentral(before: Resource, after: Resource, changes: Resource):
   return 'binding:host_id' in changes && isCompute(after.device_owner);
 }
 
+/**
+ * force_up (reference §4.4): a `force_up` key in the binding profile (not kept), or a free port
+ * taken by Nova, makes the port ACTIVE without a binding agent's report; this activates shadow
+ * ports. The core keeps `status` given by a plugin (the API refuses it in PUT bodies). The
+ * vnic type is left as it is, as upstream leaves it unspecified.
+ */
+function forcedUp(before: Resource, changes: Resource): Resource {
+  const profile = changes['binding:profile'] as Resource | null | undefined;
+  const flagged = profile != null && 'force_up' in profile;
+  const takenByNova = !before.device_owner && !before.device_id && changes.device_owner === 'compute:nova';
+  if (!flagged && !takenByNova) return changes;
+  const { 'binding:vnic_type': _vnic, ...forced } = changes;
+  if (flagged) {
+    const { force_up: _flag, ...kept } = profile;
+    forced['binding:profile'] = kept;
+  }
+  return { ...forced, status: 'ACTIVE' };
+}
+
 export async function updatePort(
   ports: ResourceOperations,
   central: CentralNeutron,
@@ -156,7 +175,7 @@ export async function updatePort(
   asked: Resource,
 ): Promise<Resource> {
   const before = await ports.get(ctx, id);
-  const changes = await agents.record(asked, asked['binding:host_id'] ?? before['binding:host_id']);
+  const changes = forcedUp(before, await agents.record(asked, asked['binding:host_id'] ?? before['binding:host_id']));
   const after = await ports.update(ctx, id, changes);
   if (!reachesCentral(ctx) || !reportsToCentral(before, after, changes)) return after;
   try {
