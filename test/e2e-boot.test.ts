@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startComputeApi, type RunningComputeApi } from './support/compute-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
 import type { NeutronTestDb, RunningNeutronApi } from './support/neutron-server.js';
-import { novaClient, startLocalNeutron, startRegionCloud, USER, type RegionCloud } from './support/region-cloud.js';
+import { novaClient, startLocalNeutron, startRegionCloud, USER, type RegionCloud, ok } from './support/region-cloud.js';
 import { closedPort } from './support/net.js';
 
 // Issue 5 end to end: a central Neutron, two regions each with its own database, two local
@@ -12,12 +12,6 @@ import { closedPort } from './support/net.js';
 // (central) or its database (local, so that reading never copies anything).
 
 type Json = Record<string, any>;
-
-const ok = async (reply: Promise<{ status: number; body: any; text: string }>, status = 200): Promise<Json> => {
-  const r = await reply;
-  assert.equal(r.status, status, r.text);
-  return r.body as Json;
-};
 
 /** Rows of a local Neutron table matching `where` (column = value). */
 async function rows(db: NeutronTestDb, table: string, where: Record<string, string>): Promise<Json[]> {

@@ -2,8 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { vxlanMode } from '../src/neutron/local/agents.js';
 import { engines } from './support/engines.js';
-import { ADMIN, MEMBER } from './support/neutron-server.js';
-import { startRegionCloud, USER, type RegionCloud } from './support/region-cloud.js';
+import { MEMBER } from './support/neutron-server.js';
+import { startRegionCloud, USER, type RegionCloud, ok, ADMIN_TOKEN } from './support/region-cloud.js';
 
 // L2 agent records of the local role (reference §4.4, issue 8's VxLAN): compute's host agent
 // recorded from the binding, its tunnel IP reported to central for a VxLAN network only, and
@@ -12,15 +12,7 @@ import { startRegionCloud, USER, type RegionCloud } from './support/region-cloud
 
 type Json = Record<string, any>;
 
-/** An admin with a token (xjob's admin token): the local role reaches central for it. */
-const ADMIN_TOKEN = { ...ADMIN, 'x-auth-token': 'token-of-admin' };
 const TUNNEL_IP = '192.0.2.11';
-
-const ok = async (reply: Promise<{ status: number; body: any; text: string }>, status = 200): Promise<Json> => {
-  const r = await reply;
-  assert.equal(r.status, status, r.text);
-  return r.body as Json;
-};
 
 for (const engine of (await engines()).filter((e) => e.name !== 'mysql')) {
   describe(`local Neutron L2 agents (${engine.name})`, { skip: engine.skip }, () => {

@@ -2,22 +2,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines } from './support/engines.js';
 import { ADMIN, neutronClient } from './support/neutron-server.js';
-import { startRegionCloud, USER, type RegionCloud } from './support/region-cloud.js';
+import { startRegionCloud, USER, type RegionCloud, ok, ADMIN_TOKEN } from './support/region-cloud.js';
 
 // The port cases of reference §4.4 beyond plain compute ports: router ports on the bridge range,
 // centralized SNAT ports, unbind reports, and xjob's bulk shadow ports. A real central Neutron and
 // two regions' local Neutrons and computes, separate HTTP servers, on SQLite and PostgreSQL.
 
 type Json = Record<string, any>;
-
-/** An admin with a token (xjob's admin token): the local role reaches central for it. */
-const ADMIN_TOKEN = { ...ADMIN, 'x-auth-token': 'token-of-admin' };
-
-const ok = async (reply: Promise<{ status: number; body: any; text: string }>, status = 200): Promise<Json> => {
-  const r = await reply;
-  assert.equal(r.status, status, r.text);
-  return r.body as Json;
-};
 
 for (const engine of (await engines()).filter((e) => e.name !== 'mysql')) {
   describe(`local Neutron special ports (${engine.name})`, { skip: engine.skip }, () => {

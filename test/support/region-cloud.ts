@@ -1,3 +1,4 @@
+import assert from 'node:assert/strict';
 import { pino } from 'pino';
 import { CIRROS_IMAGE_ID } from '../../src/compute/index.js';
 import { loadConfig, type SectionName } from '../../src/config/index.js';
@@ -6,7 +7,7 @@ import { Agents, createNeutronApi, createNeutronCore } from '../../src/neutron/i
 import { localPluginFor } from '../../src/neutron/local/index.js';
 import { startComputeApi, type RunningComputeApi } from './compute-server.js';
 import type { Engine, TestDatabase } from './engines.js';
-import { call, MEMBER, neutronClient, startNeutronApi, type Headers, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
+import { ADMIN, call, MEMBER, neutronClient, startNeutronApi, type Headers, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
 
 // A Tricircle cloud on loopback, every service its own HTTP server on a free port (noauth):
 // a central Neutron (the plain core, today's --role central), and per region a database, local
@@ -16,6 +17,18 @@ type Overrides = Partial<Record<SectionName, Record<string, string>>>;
 
 /** A caller with a token: the local role only reaches central for requests carrying one (docs/neutron-local.md). */
 export const USER: Headers = { ...MEMBER, 'x-auth-token': 'token-of-member-user' };
+
+/** An admin with a token (xjob's admin token): the local role reaches central for it. */
+export const ADMIN_TOKEN: Headers = { ...ADMIN, 'x-auth-token': 'token-of-admin' };
+
+type Json = Record<string, any>;
+
+/** The body of a reply that must have `status` (the reply's text is the assertion's message). */
+export async function ok(reply: Promise<{ status: number; body: any; text: string }>, status = 200): Promise<Json> {
+  const r = await reply;
+  assert.equal(r.status, status, r.text);
+  return r.body as Json;
+}
 
 /** A local Neutron of `region` (noauth) over a migrated database, mirroring the central Neutron at `centralUrl`. */
 export async function startLocalNeutron(connection: string, centralUrl: string, region: string, overrides: Overrides = {}): Promise<RunningNeutronApi> {
