@@ -1,7 +1,7 @@
-import { pino } from 'pino';
 import { createAdminApi } from '../../src/admin/index.js';
-import { loadConfig, type SectionName } from '../../src/config/index.js';
-import { migrateToLatest, openDb, parseConnection, type Clock, type Db } from '../../src/db/index.js';
+import type { SectionName } from '../../src/config/index.js';
+import type { Clock, Db } from '../../src/db/index.js';
+import { serveOnLoopback, testRuntime } from './runtime.js';
 
 export interface RunningAdminApi {
   url: string;
@@ -15,22 +15,9 @@ export async function startAdminApi(
   overrides: Partial<Record<SectionName, Record<string, string>>> = {},
   clock?: Clock,
 ): Promise<RunningAdminApi> {
-  const { config } = loadConfig({
-    env: {},
-    overrides: { ...overrides, DEFAULT: { auth_strategy: 'noauth', log_level: 'silent', ...overrides.DEFAULT }, database: { connection } },
-  });
-  const db = openDb(parseConnection(connection, '.'), 4);
-  await migrateToLatest(db);
-  const app = createAdminApi({ config, db, logger: pino({ level: config.DEFAULT.log_level }), clock });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url: address,
-    db,
-    close: async () => {
-      await app.close();
-      await db.close();
-    },
-  };
+  const { config, db, logger } = await testRuntime(connection, overrides);
+  const app = createAdminApi({ config, db, logger, clock });
+  return { ...(await serveOnLoopback(app, db)), db };
 }
 
 export const ADMIN = { 'x-user-id': 'admin-user', 'x-project-id': 'admin-project', 'x-roles': 'admin,member' };

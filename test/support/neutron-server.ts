@@ -1,9 +1,9 @@
-import { pino } from 'pino';
-import { loadConfig, type SectionName } from '../../src/config/index.js';
-import { migrateToLatest, openDb, parseConnection, type Db } from '../../src/db/index.js';
+import type { SectionName } from '../../src/config/index.js';
+import type { Db } from '../../src/db/index.js';
 import type { NeutronDb } from '../../src/neutron/core/store.js';
 import { createNeutronApi, createNeutronCore } from '../../src/neutron/index.js';
 import { call } from './admin-server.js';
+import { serveOnLoopback, testRuntime } from './runtime.js';
 
 export { call };
 
@@ -21,23 +21,10 @@ export interface RunningNeutronApi {
  * migrated database. Several may share one database, as several servers would.
  */
 export async function startNeutronApi(connection: string, overrides: Partial<Record<SectionName, Record<string, string>>> = {}): Promise<RunningNeutronApi> {
-  const { config } = loadConfig({
-    env: {},
-    overrides: { ...overrides, DEFAULT: { auth_strategy: 'noauth', log_level: 'silent', ...overrides.DEFAULT }, database: { connection } },
-  });
-  const db = openDb(parseConnection(connection, '.'), 4);
-  await migrateToLatest(db);
+  const { config, db, logger } = await testRuntime(connection, overrides);
   const { plugin, deps } = createNeutronCore(config, db.kysely);
-  const app = createNeutronApi({ config, db, logger: pino({ level: config.DEFAULT.log_level }), plugin, deps });
-  const address = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url: address,
-    db: db as unknown as NeutronTestDb,
-    close: async () => {
-      await app.close();
-      await db.close();
-    },
-  };
+  const app = createNeutronApi({ config, db, logger, plugin, deps });
+  return { ...(await serveOnLoopback(app, db)), db: db as unknown as NeutronTestDb };
 }
 
 /** Identity headers for noauth: an admin of project 'admin', and members of two other projects. */

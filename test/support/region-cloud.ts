@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
-import { pino } from 'pino';
 import { CIRROS_IMAGE_ID } from '../../src/compute/index.js';
-import { loadConfig, type SectionName } from '../../src/config/index.js';
-import { migrateToLatest, openDb, parseConnection } from '../../src/db/index.js';
+import type { SectionName } from '../../src/config/index.js';
 import { Agents, createNeutronApi, createNeutronCore } from '../../src/neutron/index.js';
 import { localPluginFor } from '../../src/neutron/local/index.js';
 import { startComputeApi, type RunningComputeApi } from './compute-server.js';
 import type { Engine, TestDatabase } from './engines.js';
 import { ADMIN, call, MEMBER, neutronClient, startNeutronApi, type Headers, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
+import { serveOnLoopback, testRuntime } from './runtime.js';
 
 // A Tricircle cloud on loopback, every service its own HTTP server on a free port (noauth):
 // a central Neutron (the plain core, today's --role central), and per region a database, local
@@ -32,34 +31,10 @@ export async function ok(reply: Promise<{ status: number; body: any; text: strin
 
 /** A local Neutron of `region` (noauth) over a migrated database, mirroring the central Neutron at `centralUrl`. */
 export async function startLocalNeutron(connection: string, centralUrl: string, region: string, overrides: Overrides = {}): Promise<RunningNeutronApi> {
-  const { config } = loadConfig({
-    env: {},
-    overrides: {
-      ...overrides,
-      DEFAULT: { auth_strategy: 'noauth', log_level: 'silent', ...overrides.DEFAULT },
-      database: { connection },
-      tricircle: { central_neutron_url: centralUrl, ...overrides.tricircle },
-    },
-  });
-  const db = openDb(parseConnection(connection, '.'), 4);
-  await migrateToLatest(db);
+  const { config, db, logger } = await testRuntime(connection, { ...overrides, tricircle: { central_neutron_url: centralUrl, ...overrides.tricircle } });
   const { plugin: core, deps } = createNeutronCore(config, db.kysely);
-  const app = createNeutronApi({
-    config,
-    db,
-    logger: pino({ level: config.DEFAULT.log_level }),
-    plugin: localPluginFor(config, core, region, new Agents(deps.db)),
-    deps,
-  });
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
-  return {
-    url,
-    db: db as unknown as NeutronTestDb,
-    close: async () => {
-      await app.close();
-      await db.close();
-    },
-  };
+  const app = createNeutronApi({ config, db, logger, plugin: localPluginFor(config, core, region, new Agents(deps.db)), deps });
+  return { ...(await serveOnLoopback(app, db)), db: db as unknown as NeutronTestDb };
 }
 
 /** Nova calls against one compute service, as `headers` (the token-carrying member by default). */
