@@ -469,9 +469,9 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
   });
 
   /** A shared central network of project admin with one DHCP subnet: its reserved ports belong to admin. */
-  async function sharedNetwork(cidr: string): Promise<{ network: Json; subnet: Json }> {
+  async function sharedNetwork(cidr: string, attributes: Json = {}): Promise<{ network: Json; subnet: Json }> {
     const admin = withToken(adminToken);
-    const network = (await ok(call(central.url, 'POST', '/v2.0/networks', { network: { name: 'shared', shared: true } }, admin), 201)).network;
+    const network = (await ok(call(central.url, 'POST', '/v2.0/networks', { network: { name: 'shared', shared: true, ...attributes } }, admin), 201)).network;
     const subnet = (await ok(call(central.url, 'POST', '/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr } }, admin), 201)).subnet;
     return { network, subnet };
   }
@@ -487,6 +487,23 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
     assert.equal(posts.length, 2);
     for (const post of posts) assert.notEqual(post.token, demoToken, 'a reserved port is not created with the caller token');
     assert.equal(central.seen.find((r) => r.method === 'GET' && r.url.startsWith(`/v2.0/networks/${network.id}`))?.token, demoToken);
+  });
+
+  test("a member's GET copies central's provider segment, read with the [client] admin token", async () => {
+    const segment = { 'provider:network_type': 'vxlan', 'provider:segmentation_id': 4321 };
+    const { network } = await sharedNetwork('10.204.1.0/24', segment);
+    const memberView = (await ok(call(withAdmin.url, 'GET', `/v2.0/networks/${network.id}`, undefined, withToken(demoToken)))).network;
+    assert.equal(memberView['provider:network_type'], undefined, 'provider attributes stay admin-only');
+    const copy = (await ok(call(withAdmin.url, 'GET', `/v2.0/networks/${network.id}`, undefined, withToken(adminToken)))).network;
+    assert.deepEqual([copy['provider:network_type'], copy['provider:segmentation_id']], ['vxlan', 4321]);
+
+    // Without [client] credentials the member's view has no segment to copy: the region allocates its own.
+    const { network: unseen, subnet } = await sharedNetwork('10.204.2.0/24', { ...segment, 'provider:segmentation_id': 4322 });
+    // No subnet, so no reserved ports that the member's token may not create.
+    await ok(call(central.url, 'DELETE', `/v2.0/subnets/${subnet.id}`, undefined, withToken(adminToken)), 204);
+    await ok(call(withoutAdmin.url, 'GET', `/v2.0/networks/${unseen.id}`, undefined, withToken(demoToken)));
+    const own = (await ok(call(withoutAdmin.url, 'GET', `/v2.0/networks/${unseen.id}`, undefined, withToken(adminToken)))).network;
+    assert.equal(own['provider:network_type'], 'vlan');
   });
 
   test("without [client] credentials the member's own token cannot create another project's reserved ports", async () => {

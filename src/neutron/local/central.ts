@@ -65,6 +65,11 @@ export class CentralNeutron {
     private readonly asAdmin = false,
   ) {}
 
+  /** Whether [client] credentials are configured, so that `admin()` calls with the admin token. */
+  get hasAdminToken(): boolean {
+    return this.options.admin !== null;
+  }
+
   /** The same API with the [client] admin token when credentials are configured, else as the caller. */
   admin(): CentralNeutron {
     if (!this.options.admin) return this;

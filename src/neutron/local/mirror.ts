@@ -142,12 +142,24 @@ export class Mirror {
     this.requireToken(ctx, notFound);
     const source = central ?? (await this.central.find(ctx, 'networks', 'network', id));
     if (!source || !this.located(source)) throw notFound;
-    const adapted: Resource = { ...source, availability_zone_hints: undefined };
+    const adapted: Resource = { ...source, ...(await this.providerOf(ctx, source)), availability_zone_hints: undefined };
     // A local-type network is this region's own segment, not central's.
-    if (source['provider:network_type'] === 'local') for (const attr of PROVIDER) adapted[attr] = undefined;
+    if (adapted['provider:network_type'] === 'local') for (const attr of PROVIDER) adapted[attr] = undefined;
     const network = await this.copy('networks', NETWORK, ctx, adapted);
     for (const subnetId of (source.subnets as string[] | undefined) ?? []) await this.subnet(ctx, subnetId);
     return network;
+  }
+
+  /**
+   * Central's provider attributes of a network that the caller's view lacks (they are
+   * admin-only), read by id with the [client] admin token: without them the region would
+   * allocate a segment of its own. Only these attributes are taken, of a network the caller's
+   * own GET has shown it may see. Without [client] credentials there are none to add.
+   */
+  private async providerOf(ctx: RequestContext, source: Resource): Promise<Resource> {
+    if (source['provider:network_type'] !== undefined || !this.central.hasAdminToken) return {};
+    const seenByAdmin = await this.central.admin().find(ctx, 'networks', 'network', String(source.id));
+    return Object.fromEntries(PROVIDER.filter((attr) => seenByAdmin?.[attr] !== undefined).map((attr) => [attr, seenByAdmin![attr]]));
   }
 
   /** The local subnet, copied from central (with this region's gateway and pools, and its DHCP port) if missing. */
