@@ -18,16 +18,26 @@ function retryable(err: unknown): boolean {
   return (e?.code !== undefined && RETRYABLE.has(e.code)) || e?.errno === 1213;
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export async function writeTransaction<T>(db: Kysely<any>, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
+/**
+ * Runs `attempt` again (up to 5 times, after a short random wait) when it lost a race to
+ * another server: a deadlock or a serialization failure, which the database rolled back.
+ * MariaDB's default isolation locks the index gaps a statement scans or inserts into, so even
+ * single statements on neighbouring keys can deadlock.
+ */
+export async function againOnLostRace<T>(attempt: () => Promise<T>): Promise<T> {
+  for (let n = 1; ; n++) {
     try {
-      return await db.transaction().setIsolationLevel('read committed').execute(fn);
+      return await attempt();
     } catch (err) {
-      if (attempt >= ATTEMPTS || !retryable(err)) throw err;
-      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * attempt));
+      if (n >= ATTEMPTS || !retryable(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * 10 * n));
     }
   }
+}
+
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export function writeTransaction<T>(db: Kysely<any>, fn: (tx: Transaction<any>) => Promise<T>): Promise<T> {
+  return againOnLostRace(() => db.transaction().setIsolationLevel('read committed').execute(fn));
 }
 
 /**

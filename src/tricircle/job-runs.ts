@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExpressionBuilder } from 'kysely';
-import { formatMicros, insertUnlessTaken, issueTimestamp, systemClock, writeTransaction, type Clock, type Db } from '../db/index.js';
+import { againOnLostRace, formatMicros, insertUnlessTaken, issueTimestamp, systemClock, writeTransaction, type Clock, type Db } from '../db/index.js';
 import type { TricircleTables } from '../db/index.js';
 import type { JobKey } from './jobs.js';
 
@@ -22,23 +21,6 @@ export interface JobBacklog {
   count: number;
   /** Seconds since the oldest NEW job was registered (0 when none). */
   oldestAgeSeconds: number;
-}
-
-/**
- * Runs one statement again when it lost a deadlock (the database rolled it back). MariaDB's
- * default isolation locks the index gaps a statement scans or inserts into, so workers
- * claiming and tagging neighbouring keys can deadlock even with single statements.
- */
-async function againOnDeadlock<T>(statement: () => Promise<T>): Promise<T> {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await statement();
-    } catch (err) {
-      const e = err as { code?: string; errno?: number } | null;
-      if (attempt >= 5 || !(e?.code === '40P01' || e?.errno === 1213)) throw err;
-      await sleep(Math.random() * 10 * attempt);
-    }
-  }
 }
 
 /**
@@ -78,7 +60,7 @@ export class JobRuns {
         resource_id: key.resourceId,
         extra_id: RUNNING_LOCK,
       };
-      if (await againOnDeadlock(() => insertUnlessTaken(this.db.kysely, 'async_jobs', lock))) return runId;
+      if (await againOnLostRace(() => insertUnlessTaken(this.db.kysely, 'async_jobs', lock))) return runId;
       const expired = await this.db.kysely
         .deleteFrom('async_jobs')
         .where('type', '=', key.type)
@@ -97,7 +79,7 @@ export class JobRuns {
    * returns how many. A run with nothing tagged has nothing to do.
    */
   async mark(key: JobKey, runId: string, withFailed = false): Promise<number> {
-    const result = await againOnDeadlock(() =>
+    const result = await againOnLostRace(() =>
       this.db.kysely
         .updateTable('async_jobs')
         .set({ run_id: runId })
