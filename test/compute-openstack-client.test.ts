@@ -1,12 +1,13 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { CIRROS_IMAGE_ID } from '../src/compute/index.js';
 import { startComputeApi, type RunningComputeApi } from './support/compute-server.js';
 import { startNeutronApi, type RunningNeutronApi } from './support/neutron-server.js';
+import { OPENSTACK, openstackClientMissing } from './support/openstack-client.js';
 
 // Debian's `openstack` command booting servers through our compute service on our Neutron,
 // both noauth. With --os-auth-type none the nova client sends every compute request to the
@@ -14,9 +15,7 @@ import { startNeutronApi, type RunningNeutronApi } from './support/neutron-serve
 // image services at their own URLs. Skipped where the client is missing, unless
 // TRICIRCLE_TEST_REQUIRE_OPENSTACK_CLIENT=1 (CI).
 
-const OPENSTACK = '/usr/bin/openstack';
-const missing = existsSync(OPENSTACK) ? undefined : `${OPENSTACK} is not installed (apt-get install -y python3-openstackclient)`;
-if (missing && process.env.TRICIRCLE_TEST_REQUIRE_OPENSTACK_CLIENT === '1') throw new Error(missing);
+const missing = openstackClientMissing();
 
 describe('the openstack client against the compute service', { skip: missing }, () => {
   let dir: string;

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { after, before, describe, it, type TestContext } from 'node:test';
 import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 import { engines, type TestDatabase } from './support/engines.js';
-import { keystoneUp } from './support/keystone.js';
+import { issueToken, keystoneUp } from './support/keystone.js';
 import { closedPort } from './support/net.js';
 
 // auth_strategy = keystone against a real Keystone (Debian's, started by
@@ -55,24 +55,6 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
       if (unavailable) return t.skip(unavailable);
       await fn();
     });
-
-  async function issueToken(user: string, password: string, project: string): Promise<string> {
-    const response = await fetch(`${keystone}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: user, password, domain: { id: 'default' } } } },
-          scope: { project: { name: project, domain: { id: 'default' } } },
-        },
-      }),
-    });
-    await response.text();
-    assert.equal(response.status, 201, `Keystone refused a token to ${user}`);
-    const token = response.headers.get('x-subject-token');
-    assert.ok(token);
-    return token;
-  }
 
   /** Keystone's REST API as the admin: the status and the JSON body, if any. */
   async function asAdmin(method: string, path: string, body?: unknown, headers: Record<string, string> = {}) {
@@ -125,8 +107,8 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
     uncached = await server({ token_cache_time: '0' });
     unreachable = await server({ auth_url: `http://127.0.0.1:${await closedPort()}/v3`, http_connect_timeout: '2' });
     misconfigured = await server({ password: 'not-the-password' });
-    adminToken = await issueToken('admin', 'admin', 'admin');
-    demoToken = await issueToken('demo', 'demo', 'demo');
+    adminToken = await issueToken(keystone, 'admin', 'admin', 'admin');
+    demoToken = await issueToken(keystone, 'demo', 'demo', 'demo');
   });
   after(async () => {
     for (const api of servers) await api.close();
@@ -214,7 +196,7 @@ describe('Admin API with auth_strategy = keystone (real Keystone)', () => {
   });
 
   test('keeps accepting a revoked token from its cache with token_cache_time = 300, not with 0', async () => {
-    const token = await issueToken('admin', 'admin', 'admin');
+    const token = await issueToken(keystone, 'admin', 'admin', 'admin');
     assert.equal((await call(cached.url, 'GET', '/v1.0/pods', undefined, withToken(token))).status, 200);
     assert.equal((await call(uncached.url, 'GET', '/v1.0/pods', undefined, withToken(token))).status, 200);
     await revoke(token);

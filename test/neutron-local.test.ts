@@ -10,7 +10,7 @@ import { localPluginFor, regionPools, reservedMac } from '../src/neutron/local/i
 import { engines, type TestDatabase } from './support/engines.js';
 import { ADMIN, call } from './support/neutron-server.js';
 import { closedPort } from './support/net.js';
-import { keystoneUp } from './support/keystone.js';
+import { issueToken, keystoneAuthOptions, keystoneUp } from './support/keystone.js';
 
 // The local Neutron role against a real central Neutron: separate HTTP servers on loopback,
 // two local servers of RegionOne sharing one database, on every engine.
@@ -411,23 +411,6 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
     });
   const withToken = (token: string) => ({ 'x-auth-token': token });
 
-  async function issueToken(keystone: string, user: string, project: string): Promise<string> {
-    const response = await fetch(`${keystone}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: user, password: user, domain: { id: 'default' } } } },
-          scope: { project: { name: project, domain: { id: 'default' } } },
-        },
-      }),
-    });
-    await response.text();
-    const token = response.headers.get('x-subject-token');
-    assert.ok(token, `Keystone gave ${user} no token`);
-    return token;
-  }
-
   before(async () => {
     const up = await keystoneUp();
     if (!up.url) {
@@ -435,21 +418,10 @@ describe('local Neutron role with auth_strategy = keystone (real Keystone)', () 
       return;
     }
     keystone = up.url;
-    [adminToken, demoToken] = await Promise.all([issueToken(keystone, 'admin', 'admin'), issueToken(keystone, 'demo', 'demo')]);
+    [adminToken, demoToken] = await Promise.all([issueToken(keystone, 'admin', 'admin', 'admin'), issueToken(keystone, 'demo', 'demo', 'demo')]);
     const sqlite = (await engines()).find((engine) => engine.name === 'sqlite')!;
     databases.push(...(await Promise.all([sqlite.create(), sqlite.create(), sqlite.create(), sqlite.create()])));
-    const auth: Overrides = {
-      DEFAULT: { auth_strategy: 'keystone' },
-      // No token cache: a token revoked in Keystone is refused at once.
-      keystone_authtoken: {
-        auth_url: keystone,
-        username: 'tricircle',
-        password: 'tricircle',
-        project_name: 'service',
-        token_cache_time: '0',
-        http_connect_timeout: '60',
-      },
-    };
+    const auth: Overrides = keystoneAuthOptions(keystone);
     central = await startServer(databases[0]!.connection, { ...auth, ...CENTRAL });
     servers.push(central);
     const local = { ...auth, ...LOCAL(central.url) };

@@ -1,19 +1,18 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { startNeutronApi, type RunningNeutronApi } from './support/neutron-server.js';
+import { OPENSTACK, openstackClientMissing } from './support/openstack-client.js';
 
 // Debian's `openstack` command (python3-openstackclient) driving our Neutron server, as an
 // operator would, with --os-auth-type none against the noauth server. The test reads the
 // commands' output, not just their exit codes. Where the client is not installed the suite
 // is skipped with the reason, unless TRICIRCLE_TEST_REQUIRE_OPENSTACK_CLIENT=1 (CI).
 
-const OPENSTACK = '/usr/bin/openstack';
-const missing = existsSync(OPENSTACK) ? undefined : `${OPENSTACK} is not installed (apt-get install -y python3-openstackclient)`;
-if (missing && process.env.TRICIRCLE_TEST_REQUIRE_OPENSTACK_CLIENT === '1') throw new Error(missing);
+const missing = openstackClientMissing();
 
 // The host's OS_* variables (a cloud, a token) must not steer the client under test.
 const ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_')));

@@ -23,7 +23,7 @@ import { isTransient, startXJob } from '../src/xjob/index.js';
 import { engines, type TestDatabase } from './support/engines.js';
 import { startNeutronApi, type RunningNeutronApi } from './support/neutron-server.js';
 import { closedPort } from './support/net.js';
-import { keystoneUp } from './support/keystone.js';
+import { issueToken, keystoneAuthOptions, keystoneUp } from './support/keystone.js';
 
 // The admin region clients against real services: Keystone from scripts/keystone-up.sh
 // (skipped where it cannot start, a failure with TRICIRCLE_TEST_REQUIRE_KEYSTONE=1), our own
@@ -114,35 +114,12 @@ describe('admin region clients (real Keystone, our Neutron as the region)', () =
       return;
     }
     keystone = up.url;
-    const token = await fetch(`${keystone}/auth/tokens`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        auth: {
-          identity: { methods: ['password'], password: { user: { name: 'admin', password: 'admin', domain: { id: 'default' } } } },
-          scope: { project: { name: 'admin', domain: { id: 'default' } } },
-        },
-      }),
-    });
-    await token.text();
-    adminToken = token.headers.get('x-subject-token')!;
-    assert.ok(adminToken, 'Keystone gave admin/admin no token');
+    adminToken = await issueToken(keystone, 'admin', 'admin', 'admin');
 
     const sqlite = (await engines()).find((engine) => engine.name === 'sqlite')!;
     neutronDatabase = await sqlite.create();
     cleanup.push(() => neutronDatabase.drop());
-    neutron = await startNeutronApi(neutronDatabase.connection, {
-      DEFAULT: { auth_strategy: 'keystone' },
-      // No token cache: a token revoked in Keystone is refused at once.
-      keystone_authtoken: {
-        auth_url: keystone,
-        username: 'tricircle',
-        password: 'tricircle',
-        project_name: 'service',
-        token_cache_time: '0',
-        http_connect_timeout: '60',
-      },
-    });
+    neutron = await startNeutronApi(neutronDatabase.connection, keystoneAuthOptions(keystone));
     cleanup.push(() => neutron.close());
 
     // The region in Keystone: a network service with a public endpoint (written with a

@@ -19,3 +19,39 @@ export function keystoneUp(): Promise<{ url?: string; problem?: string }> {
     });
   });
 }
+
+/** A token of `user` scoped to `project` (both in domain Default), from the Keystone at `keystone`. */
+export async function issueToken(keystone: string, user: string, password: string, project: string): Promise<string> {
+  const response = await fetch(`${keystone}/auth/tokens`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      auth: {
+        identity: { methods: ['password'], password: { user: { name: user, password, domain: { id: 'default' } } } },
+        scope: { project: { name: project, domain: { id: 'default' } } },
+      },
+    }),
+  });
+  await response.text();
+  const token = response.headers.get('x-subject-token');
+  if (response.status !== 201 || !token) throw new Error(`Keystone refused a token to ${user} (${response.status})`);
+  return token;
+}
+
+/**
+ * The options of a service that validates tokens against `keystone` as the tricircle service
+ * user, with no token cache: a token revoked in Keystone is refused at once.
+ */
+export function keystoneAuthOptions(keystone: string) {
+  return {
+    DEFAULT: { auth_strategy: 'keystone' },
+    keystone_authtoken: {
+      auth_url: keystone,
+      username: 'tricircle',
+      password: 'tricircle',
+      project_name: 'service',
+      token_cache_time: '0',
+      http_connect_timeout: '60',
+    },
+  };
+}
