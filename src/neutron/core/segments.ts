@@ -147,8 +147,12 @@ export class SegmentAllocator {
     return insertOrConflict(db, insert);
   }
 
-  /** A free id in the range: random tries first (fast while the range is sparse), then the lowest gap. */
-  private async allocateInRange(db: Executor, type: NetworkType, range: Range, networkId: string, retriesLeft = 5): Promise<number | null> {
+  /**
+   * A free id in the range: random tries first (fast while the range is sparse), then every
+   * gap in ascending order. A gap can be taken by a transaction this one cannot see yet, so
+   * each is tried in turn rather than the lowest alone; only a range with no gap left is full.
+   */
+  private async allocateInRange(db: Executor, type: NetworkType, range: Range, networkId: string): Promise<number | null> {
     const physnet = type === 'vlan' ? range.physnet : '';
     const size = range.max - range.min + 1;
     for (let i = 0; i < Math.min(RANDOM_TRIES, size); i++) {
@@ -164,14 +168,10 @@ export class SegmentAllocator {
       .where('segmentation_id', '<=', range.max)
       .orderBy('segmentation_id')
       .execute();
-    let expected = range.min;
-    for (const { segmentation_id } of used as Array<{ segmentation_id: number }>) {
-      if (Number(segmentation_id) !== expected) break;
-      expected++;
+    const taken = new Set((used as Array<{ segmentation_id: number }>).map((row) => Number(row.segmentation_id)));
+    for (let candidate = range.min; candidate <= range.max; candidate++) {
+      if (!taken.has(candidate) && (await this.reserve(db, type, physnet, candidate, networkId))) return candidate;
     }
-    if (expected > range.max) return null;
-    if (await this.reserve(db, type, physnet, expected, networkId)) return expected;
-    // Another server took that gap in the meantime: look again, a bounded number of times.
-    return retriesLeft > 0 ? this.allocateInRange(db, type, range, networkId, retriesLeft - 1) : null;
+    return null;
   }
 }
