@@ -209,14 +209,14 @@ describe('admin region clients (real Keystone, our Neutron as the region)', () =
 
   test('keeps one admin token and gets a new one once a region refuses it', async () => {
     const regionOne = await clients.neutron(REGION);
-    const first = await clients.keystone.token();
+    const first = await clients.tokens.token();
     await regionOne.request('GET', '/v2.0/networks');
-    assert.equal(await clients.keystone.token(), first);
+    assert.equal(await clients.tokens.token(), first);
     await asAdmin('DELETE', '/auth/tokens', 204, undefined, { 'x-subject-token': first });
     // The region answers 401 to the revoked token; the client gets a new one and tries again.
     const { networks } = await regionOne.request<{ networks: unknown[] }>('GET', '/v2.0/networks');
     assert.ok(Array.isArray(networks));
-    assert.notEqual(await clients.keystone.token(), first);
+    assert.notEqual(await clients.tokens.token(), first);
   });
 
   test('finds the endpoint in Keystone again when the cached URL refuses connections', async () => {
@@ -269,7 +269,7 @@ describe('admin region clients (real Keystone, our Neutron as the region)', () =
     const hanging = await silentServer();
     try {
       // The admin token from the usual clients; only the Neutron's deadline is short.
-      const quick = { keystone: clients.keystone, timeoutSeconds: 0.5, relocate: clients.relocate.bind(clients) };
+      const quick = { tokens: clients.tokens, identityHeaders: {}, timeoutSeconds: 0.5, relocate: clients.relocate.bind(clients) };
       const regionOne = new AdminNeutron(REGION, pod.pod_id, hanging.url, quick);
       const late = await rejection(regionOne.request('GET', '/v2.0/networks'));
       assert.ok(late instanceof ServiceUnreachableError);

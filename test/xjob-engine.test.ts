@@ -5,7 +5,8 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { migrateToLatest, openDb, parseConnection, systemClock, type Db } from '../src/db/index.js';
 import { JobRepository, JobRuns, type Job, type JobKey, type JobWaker } from '../src/tricircle/index.js';
-import { JobFailure, JobMetrics, XJobEngine, type EngineOptions, type JobHandlerSpec, type JobRunContext } from '../src/xjob/index.js';
+import { loadConfig } from '../src/config/index.js';
+import { JobFailure, JobMetrics, XJobEngine, jobServices, type EngineOptions, type JobHandlerSpec, type JobRunContext } from '../src/xjob/index.js';
 import { engines, type TestDatabase } from './support/engines.js';
 
 // The XJob engine in process, against each real database: jobs run after the commit that
@@ -104,10 +105,12 @@ for (const engine of await engines()) {
     /** An engine on `pool`, started; the test's afterEach stops it. Redo is off unless asked for: a span of 0 finds no failure. */
     function startEngine(options: Partial<EngineOptions> = {}, pool = db): XJobEngine {
       const runExpire = options.runExpire ?? 2;
-      const started = new XJobEngine({
+      const clients = { neutron: (region: string) => Promise.reject(new JobFailure(`no region ${region} in this test`, false)) };
+      const started: XJobEngine = new XJobEngine({
         runs: new JobRuns(pool, runExpire),
         handlers,
-        clients: { neutron: (region) => Promise.reject(new JobFailure(`no region ${region} in this test`, false)) },
+        clients,
+        services: jobServices(loadConfig({ env: {} }).config, pool, clients, { wake: (keys) => started.wake(keys) }),
         logger,
         metrics,
         workers: 4,

@@ -4,7 +4,7 @@ import { collect, openRuntime } from './runtime.js';
 
 type ServiceName = 'admin-api' | 'neutron-server' | 'xjob';
 
-/** `tricircle neutron-server --role local --region R`: the local Neutron role; central (the default) is the plain core for now. */
+/** `tricircle neutron-server --role central|local [--region R]`: central is the default. */
 interface NeutronRole {
   role?: string;
   region?: string;
@@ -40,10 +40,14 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
       process.stderr.write(`tricircle admin-api listening on ${address}/v1.0\n`);
       apps.push(app);
     } else if (name === 'neutron-server') {
-      const { plugin: core, deps } = createNeutronCore(config, db.kysely);
-      const plugin =
-        neutronRole.role === 'local' ? (await import('../neutron/local/index.js')).localPluginFor(config, core, neutronRole.region, new Agents(deps.db)) : core;
-      const app = createNeutronApi({ config, db, logger, plugin, deps });
+      let role;
+      if (neutronRole.role === 'local') {
+        const { plugin: core, deps } = createNeutronCore(config, db.kysely);
+        role = { plugin: (await import('../neutron/local/index.js')).localPluginFor(config, core, neutronRole.region, new Agents(deps.db)), deps };
+      } else {
+        role = (await import('../neutron/central/index.js')).centralRoleFor(config, db, logger, wakeups.waker);
+      }
+      const app = createNeutronApi({ config, db, logger, plugin: role.plugin, deps: role.deps });
       const address = await listen({ name, app, host: config.neutron.bind_host, port: config.neutron.bind_port });
       process.stderr.write(`tricircle neutron-server listening on ${address}/v2.0\n`);
       apps.push(app);
@@ -79,7 +83,7 @@ export function registerServe(program: Command): void {
     .command('neutron-server')
     .description('Serve the Neutron v2.0 API on [neutron] bind_host:bind_port')
     .option('--config-file <path>', 'INI file; repeat for more, later files win', collect)
-    .option('--role <role>', 'central (today: the plain Neutron core, the default) or local (mirrors [tricircle] central_neutron_url)')
+    .option('--role <role>', 'central (the default: pods, routings and jobs) or local (mirrors [tricircle] central_neutron_url)')
     .option('--region <name>', 'Region of a local Neutron; overrides [tricircle] local_region_name')
     .action(async (opts: { configFile?: string[] } & NeutronRole) => serve(['neutron-server'], opts.configFile, undefined, opts));
 

@@ -42,7 +42,8 @@ export class EndpointDirectory {
 
   constructor(
     private readonly db: Db,
-    private readonly keystone: KeystoneAdmin,
+    /** null: no Keystone to refresh from; only the table is read. */
+    private readonly keystone: KeystoneAdmin | null,
     private readonly logger?: Logger,
   ) {
     this.pods = new PodRepository(db);
@@ -78,6 +79,7 @@ export class EndpointDirectory {
   }
 
   private async refreshNow(): Promise<Map<string, string>> {
+    if (!this.keystone) return new Map();
     const catalog = await this.keystone.networkEndpoints();
     const written = new Map<string, string>();
     const pods = catalog.size === 0 ? [] : await this.pods.list({ region_name: [...catalog.keys()] });

@@ -1,7 +1,8 @@
 // One HTTP exchange with Keystone or a region's Neutron over the built-in fetch: a deadline,
 // the caller's signal, and failures that say which service could not be reached.
 
-export const USER_AGENT = 'tricircle-xjob';
+/** How a region's Neutron tells the central side's calls (central plugin, xjob) from its users'. */
+export const USER_AGENT = 'central-neutronclient';
 
 /**
  * Socket errors of the connect phase: the request never reached the server, so sending it

@@ -1,6 +1,12 @@
 import type { RegionNeutron } from '../xjob/index.js';
 import { exchange, parseJson, ServiceUnreachableError } from './http.js';
-import type { KeystoneAdmin } from './keystone.js';
+
+/** Where a region client's token comes from: Keystone, or nowhere (noauth regions). */
+export interface TokenSource {
+  token(): Promise<string>;
+  /** Forgets a token a region answered 401 to. */
+  invalidate(token: string): void;
+}
 
 /**
  * A region's Neutron answered outside 2xx. `status` is its HTTP status (isTransient retries
@@ -54,7 +60,9 @@ export function neutronErrorOf(region: string, method: string, url: string, stat
 
 /** What a region's client needs from the clients that made it. */
 export interface NeutronSession {
-  readonly keystone: KeystoneAdmin;
+  readonly tokens: TokenSource;
+  /** Identity headers sent with every request: the admin's, when the regions run auth_strategy = noauth. */
+  readonly identityHeaders: Readonly<Record<string, string>>;
   readonly timeoutSeconds: number;
   /**
    * A new URL for the pod's Neutron after `failedUrl` refused connections, or undefined
@@ -79,11 +87,11 @@ export class AdminNeutron implements RegionNeutron {
    * (the request never reached Neutron) gets one more try at the URL Keystone lists now.
    */
   async request<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const { keystone, timeoutSeconds } = this.session;
+    const { tokens, identityHeaders, timeoutSeconds } = this.session;
     let renewedToken = false;
     let relocated = false;
     for (;;) {
-      const token = await keystone.token();
+      const token = await tokens.token();
       const url = neutronUrl(this.endpoint, path);
       let answer;
       try {
@@ -92,7 +100,7 @@ export class AdminNeutron implements RegionNeutron {
           url,
           {
             method,
-            headers: { 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+            headers: { ...identityHeaders, 'x-auth-token': token, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
             body: body === undefined ? undefined : JSON.stringify(body),
           },
           timeoutSeconds,
@@ -111,7 +119,7 @@ export class AdminNeutron implements RegionNeutron {
       }
       if (answer.status === 401 && !renewedToken) {
         renewedToken = true;
-        keystone.invalidate(token);
+        tokens.invalidate(token);
         continue;
       }
       if (answer.status < 200 || answer.status > 299) throw neutronErrorOf(this.region, method, url, answer.status, answer.text);

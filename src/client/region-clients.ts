@@ -4,7 +4,7 @@ import type { Db } from '../db/index.js';
 import type { RegionClients } from '../xjob/index.js';
 import { EndpointDirectory, EndpointNotFoundError } from './endpoints.js';
 import { KeystoneAdmin, type AdminCredentials } from './keystone.js';
-import { AdminNeutron, type NeutronSession } from './neutron.js';
+import { AdminNeutron, type NeutronSession, type TokenSource } from './neutron.js';
 
 export interface RegionClientOptions extends AdminCredentials {
   /** The central Neutron's region. */
@@ -43,48 +43,77 @@ export function regionClientOptions(config: Config): RegionClientOptions | null 
   };
 }
 
+/** [client] region_endpoints: `Region=URL` entries, by region. */
+export function staticEndpoints(config: Config): Map<string, string> {
+  const endpoints = new Map<string, string>();
+  for (const entry of config.client.region_endpoints) {
+    const at = entry.indexOf('=');
+    const [region, url] = [entry.slice(0, at).trim(), entry.slice(at + 1).trim()];
+    if (at < 1 || !/^https?:\/\//.test(url)) {
+      throw new ConfigError(`Invalid value for option [client] region_endpoints: '${entry}' is not Region=http(s)://host:port`);
+    }
+    endpoints.set(region, url);
+  }
+  return endpoints;
+}
+
+/** No Keystone: regions running auth_strategy = noauth take the admin identity from headers. */
+class NoauthTokens implements TokenSource {
+  token = async () => 'noauth';
+  invalidate(): void {}
+}
+
 /**
  * The regions' Neutrons as the admin of the [client] section: one admin token for the
- * process, endpoints from the cached_endpoints table, refreshed from Keystone's catalog.
+ * process, endpoints from [client] region_endpoints, else the cached_endpoints table,
+ * refreshed from Keystone's catalog. Without credentials (null options) the regions must run
+ * auth_strategy = noauth: requests carry admin identity headers instead of a Keystone token.
  */
 export class AdminRegionClients implements RegionClients, NeutronSession {
-  readonly keystone: KeystoneAdmin;
+  readonly tokens: TokenSource;
+  readonly identityHeaders: Readonly<Record<string, string>>;
   readonly endpoints: EndpointDirectory;
   readonly timeoutSeconds: number;
+  private readonly autoRefresh: boolean;
 
   constructor(
     db: Db,
-    private readonly options: RegionClientOptions,
+    private readonly options: RegionClientOptions | null,
     private readonly logger?: Logger,
+    private readonly fixed: ReadonlyMap<string, string> = new Map(),
+    private readonly topRegionName = options?.topRegionName ?? 'CentralRegion',
   ) {
-    this.keystone = new KeystoneAdmin(options, options.timeoutSeconds);
-    this.endpoints = new EndpointDirectory(db, this.keystone, logger);
-    this.timeoutSeconds = options.timeoutSeconds;
+    const keystone = options && new KeystoneAdmin(options, options.timeoutSeconds);
+    this.tokens = keystone ?? new NoauthTokens();
+    this.identityHeaders = keystone ? {} : { 'x-roles': 'admin', 'x-user-id': 'tricircle', 'x-project-id': 'admin' };
+    this.endpoints = new EndpointDirectory(db, keystone, logger);
+    this.timeoutSeconds = options?.timeoutSeconds ?? 60;
+    this.autoRefresh = options?.autoRefreshEndpoint ?? false;
   }
 
   /**
    * The Neutron of `region`. Throws RegionNotFoundError when no pod has that region name and
-   * EndpointNotFoundError when its URL is neither cached nor (with auto_refresh_endpoint) in
-   * Keystone's catalog; both are permanent failures for a job.
+   * EndpointNotFoundError when its URL is neither configured, cached nor (with
+   * auto_refresh_endpoint) in Keystone's catalog; both are permanent failures for a job.
    */
   async neutron(region: string): Promise<AdminNeutron> {
     const pod = await this.endpoints.pod(region);
-    let url = await this.endpoints.cached(pod.pod_id);
-    if (url === undefined && this.options.autoRefreshEndpoint) {
+    let url = this.fixed.get(region) ?? (await this.endpoints.cached(pod.pod_id));
+    if (url === undefined && this.autoRefresh) {
       await this.endpoints.refresh();
       url = await this.endpoints.cached(pod.pod_id);
     }
-    if (url === undefined) throw new EndpointNotFoundError(region, this.options.autoRefreshEndpoint);
+    if (url === undefined) throw new EndpointNotFoundError(region, this.autoRefresh);
     return new AdminNeutron(region, pod.pod_id, url, this);
   }
 
   /** The central Neutron: the region [client] top_region_name. */
   central(): Promise<AdminNeutron> {
-    return this.neutron(this.options.topRegionName);
+    return this.neutron(this.topRegionName);
   }
 
   async relocate(podId: string, region: string, failedUrl: string): Promise<string | undefined> {
-    if (!this.options.autoRefreshEndpoint) return undefined;
+    if (!this.autoRefresh || this.fixed.has(region)) return undefined;
     try {
       await this.endpoints.refresh();
     } catch (err) {
@@ -97,8 +126,14 @@ export class AdminRegionClients implements RegionClients, NeutronSession {
   }
 }
 
-/** The region clients of a process with [client] credentials, or null without them. */
+/**
+ * The region clients of a process: with [client] credentials; without them, noauth clients
+ * when this process runs auth_strategy = noauth (its regions do too) or lists
+ * [client] region_endpoints; otherwise null.
+ */
 export function regionClientsFor(config: Config, db: Db, logger?: Logger): AdminRegionClients | null {
   const options = regionClientOptions(config);
-  return options && new AdminRegionClients(db, options, logger);
+  const fixed = staticEndpoints(config);
+  if (!options && fixed.size === 0 && config.DEFAULT.auth_strategy !== 'noauth') return null;
+  return new AdminRegionClients(db, options, logger, fixed, config.client.top_region_name);
 }

@@ -181,6 +181,16 @@ export const OPTIONS = {
       default: '1500',
       help: 'MTU of the physical networks; VXLAN networks get 50 bytes less.',
     },
+    bridge_network_type: {
+      type: { kind: 'enum', choices: ['vlan', 'vxlan'] },
+      default: 'vxlan',
+      help: "Type of the central role's per-project bridge networks that join a non-local router's copies in the regions; it must be a tenant network type.",
+    },
+    default_region_for_external_network: {
+      type: str,
+      default: 'RegionOne',
+      help: 'Region an external network created without availability_zone_hints is pinned to (central role).',
+    },
     central_neutron_url: {
       type: str,
       default: null,
@@ -282,6 +292,14 @@ export const OPTIONS = {
       type: { kind: 'float', min: 0.1 },
       default: '60',
       help: "Seconds to wait for an answer from a region's Neutron, and from Keystone when asking it for a token or the endpoints.",
+    },
+    region_endpoints: {
+      type: { kind: 'list' },
+      default: '',
+      help:
+        "Region=URL entries giving regions' Neutron endpoints (the central one included) without Keystone's catalog; they win over " +
+        'the cached_endpoints table. Without auth_url and the admin credentials, in a process with auth_strategy = noauth or with ' +
+        'these entries, requests to regions carry admin identity headers instead of a token: for noauth regions (all-in-one, tests).',
     },
     bridge_cidr: {
       type: str,

@@ -107,6 +107,24 @@ export const ERROR_CATALOG = {
     description: "Neutron: no router has a gateway on the floating IP's network and an interface on the port's subnet.",
   },
   FloatingIPPortAlreadyAssociated: { status: 409, description: 'Neutron: the fixed IP already has a floating IP.' },
+  // The central role (reference §3.14).
+  RouterNetworkLocationMismatch: {
+    status: 400,
+    description: "Central Neutron: the network's availability zones do not match the router's (local vs non-local, §3.1).",
+  },
+  NetAttachedToNonLocalRouter: {
+    status: 409,
+    description: "Central Neutron: a non-local router already serves the network's gateway; a local router cannot take it.",
+  },
+  ExternalNetPodNotSpecify: { status: 400, description: 'Central Neutron: the external network names no region in availability_zone_hints.' },
+  FlatNetworkInUse: { status: 409, description: "Central Neutron: the region's Neutron already has a flat network on that physical network." },
+  ResourceIsInDeleting: { status: 409, description: 'Central Neutron: the resource is being deleted; retry once the delete has finished.' },
+  RemoteGroupNotSupported: { status: 400, description: 'Central Neutron: a remote_group_id rule that cannot be expanded to address prefixes.' },
+  RoutingCreateFail: { status: 503, description: 'Central Neutron: another server holds the lock on this region copy for too long; retry.' },
+  BottomPodOperationFailure: {
+    status: 502,
+    description: "Central Neutron: a region's Neutron refused or failed a synchronous step; the message names the region.",
+  },
 } as const;
 
 export type ErrorType = keyof typeof ERROR_CATALOG;

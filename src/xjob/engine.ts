@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import type { JobKey, JobRuns, JobWaker, RunOutcome } from '../tricircle/index.js';
-import { failureMessage, isTransient, type JobHandlerSpec, type RegionClients } from './handler.js';
+import { failureMessage, isTransient, type JobHandlerSpec, type JobServices, type RegionClients } from './handler.js';
 import type { JobMetrics } from './metrics.js';
 
 export interface RetryPolicy {
@@ -16,6 +16,7 @@ export interface EngineOptions {
   runs: JobRuns;
   handlers: ReadonlyMap<string, JobHandlerSpec>;
   clients: RegionClients;
+  services: JobServices;
   logger: Logger;
   metrics?: JobMetrics;
   /** Concurrent runs in this process. */
@@ -289,7 +290,7 @@ export class XJobEngine implements JobWaker {
   }
 
   private async attempt(key: JobKey, runId: string, signal: AbortSignal, counted: (n: number) => void): Promise<RunOutcome | typeof ABANDONED> {
-    const { handlers, retry, metrics, clients } = this.options;
+    const { handlers, retry, metrics, clients, services } = this.options;
     const spec = handlers.get(key.type);
     if (!spec) return { ok: false, error: `No handler for job type ${key.type} in this version of tricircle` };
     const values = key.resourceId.split('#');
@@ -298,7 +299,7 @@ export class XJobEngine implements JobWaker {
     for (let attempt = 1; ; attempt++) {
       counted(attempt);
       try {
-        await spec.handle({ type: key.type, resource, resourceId: key.resourceId, projectId: key.projectId, attempt, clients, logger, signal });
+        await spec.handle({ type: key.type, resource, resourceId: key.resourceId, projectId: key.projectId, attempt, clients, services, logger, signal });
         return { ok: true };
       } catch (err) {
         if (signal.aborted) return ABANDONED;

@@ -1,5 +1,7 @@
 import type { Logger } from 'pino';
-import { isDatabaseUnavailable } from '../db/index.js';
+import type { Config } from '../config/index.js';
+import { isDatabaseUnavailable, type Db } from '../db/index.js';
+import type { JobRepository, PodRepository, RoutingMap } from '../tricircle/index.js';
 
 /** The regions as a handler reaches them: a Neutron REST client per region, with an admin token. */
 export interface RegionClients {
@@ -10,6 +12,18 @@ export interface RegionClients {
 export interface RegionNeutron {
   /** `signal` (e.g. the run's) aborts the request besides its own [client] neutron_timeout. */
   request<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T>;
+}
+
+/** The Tricircle state a handler reads and writes besides the regions. */
+export interface JobServices {
+  db: Db;
+  config: Config;
+  pods: PodRepository;
+  routings: RoutingMap;
+  /** Registers follow-up jobs (router_setup casts configure_route); they wake this process's workers. */
+  jobs: JobRepository;
+  /** The central Neutron: the region [client] top_region_name, as the admin. */
+  central(): Promise<RegionNeutron>;
 }
 
 /** What a handler is given for one run. */
@@ -23,6 +37,7 @@ export interface JobRunContext {
   /** 1 for the first attempt of this run, more on retries. */
   attempt: number;
   clients: RegionClients;
+  services: JobServices;
   /** Bound to the run id, type and resource. */
   logger: Logger;
   /** Aborted when the process shuts down and the grace period is over, or when another worker took the run's lock over. */

@@ -8,7 +8,8 @@ export {
   type JobRunContext,
   type RegionClients,
   type RegionNeutron,
+  type JobServices,
 } from './handler.js';
 export { JobMetrics } from './metrics.js';
 export { RabbitWaker, RabbitListener, amqpUrls } from './rabbit.js';
-export { startXJob, jobWaker, type XJobService } from './service.js';
+export { startXJob, jobWaker, jobServices, type XJobService } from './service.js';

@@ -5,9 +5,9 @@ import type { Registry } from 'prom-client';
 import { regionClientsFor } from '../client/index.js';
 import type { Config } from '../config/index.js';
 import type { Db } from '../db/index.js';
-import { JobRuns, type JobWaker } from '../tricircle/index.js';
+import { JobRepository, JobRuns, PodRepository, RoutingMap, type JobWaker } from '../tricircle/index.js';
 import { XJobEngine } from './engine.js';
-import { JobFailure, type JobHandlerSpec, type RegionClients } from './handler.js';
+import { JobFailure, type JobHandlerSpec, type JobServices, type RegionClients } from './handler.js';
 import { builtInHandlers } from './jobs/index.js';
 import { JobMetrics } from './metrics.js';
 import { RabbitListener, RabbitWaker, amqpUrls } from './rabbit.js';
@@ -63,10 +63,14 @@ export async function startXJob({ config, db, logger, registry, clients }: XJobS
   const runs = new JobRuns(db, xjob.job_run_expire);
   const metrics = JobMetrics.of(registry);
   metrics.watchBacklog(registry, runs);
-  const engine = new XJobEngine({
+  const clientsInUse = regionClients ?? noRegionClients;
+  // Follow-up jobs a handler registers wake this process's engine, made just below.
+  const services = jobServices(config, db, clientsInUse, { wake: (keys) => engine.wake(keys) }, metrics);
+  const engine: XJobEngine = new XJobEngine({
     runs,
     handlers,
-    clients: regionClients ?? noRegionClients,
+    clients: clientsInUse,
+    services,
     logger: logger.child({ service: 'xjob' }),
     metrics,
     workers: xjob.workers,
@@ -89,6 +93,18 @@ export async function startXJob({ config, db, logger, registry, clients }: XJobS
       await listener?.close();
       await engine.stop(graceSeconds);
     },
+  };
+}
+
+/** The Tricircle state handlers work with, on the process's database. */
+export function jobServices(config: Config, db: Db, clients: RegionClients, waker: JobWaker, metrics?: JobMetrics): JobServices {
+  return {
+    db,
+    config,
+    pods: new PodRepository(db),
+    routings: new RoutingMap(db),
+    jobs: new JobRepository(db, waker, undefined, metrics ? (type) => metrics.registered.inc({ type }) : undefined),
+    central: () => clients.neutron(config.client.top_region_name),
   };
 }
 

@@ -80,6 +80,37 @@ export interface RegionCloudOptions {
   overrides?: Overrides;
 }
 
+/**
+ * One region on a fresh database of `engine`: `serversPerRegion` local Neutrons mirroring
+ * `centralUrl`, each with its compute; their closers go on `closers`.
+ */
+export async function startRegion(
+  engine: Engine,
+  name: string,
+  centralUrl: string,
+  closers: Array<() => Promise<void>>,
+  serversPerRegion = 1,
+  overrides: Overrides = {},
+): Promise<RegionServices> {
+  const database = await engine.create();
+  closers.push(() => database.drop());
+  const neutrons: RunningNeutronApi[] = [];
+  const computes: RunningComputeApi[] = [];
+  // One after the other: each start migrates the shared database.
+  for (let i = 0; i < serversPerRegion; i += 1) {
+    const neutron = await startLocalNeutron(database.connection, centralUrl, name, overrides);
+    closers.push(() => neutron.close());
+    neutrons.push(neutron);
+    const compute = await startComputeApi(database.connection, neutron.url, {
+      DEFAULT: { log_level: overrides.DEFAULT?.log_level ?? 'silent' },
+      compute: { region_name: name, ...overrides.compute },
+    });
+    closers.push(() => compute.close());
+    computes.push(compute);
+  }
+  return { name, database, neutrons, computes, neutron: neutronClient(neutrons[0]!.url), nova: novaClient(computes[0]!.url) };
+}
+
 /** Starts the cloud on fresh databases of `engine`; close() stops every server and drops the databases. */
 export async function startRegionCloud({ engine, regions, serversPerRegion = 1, overrides = {} }: RegionCloudOptions): Promise<RegionCloud> {
   const closers: Array<() => Promise<void>> = [];
@@ -92,25 +123,7 @@ export async function startRegionCloud({ engine, regions, serversPerRegion = 1, 
     const centralApi = await startNeutronApi(centralDb.connection, { DEFAULT: { log_level: overrides.DEFAULT?.log_level ?? 'silent' } });
     closers.push(() => centralApi.close());
     const services: Record<string, RegionServices> = {};
-    for (const name of regions) {
-      const database = await engine.create();
-      closers.push(() => database.drop());
-      const neutrons: RunningNeutronApi[] = [];
-      const computes: RunningComputeApi[] = [];
-      // One after the other: each start migrates the shared database.
-      for (let i = 0; i < serversPerRegion; i += 1) {
-        const neutron = await startLocalNeutron(database.connection, centralApi.url, name, overrides);
-        closers.push(() => neutron.close());
-        neutrons.push(neutron);
-        const compute = await startComputeApi(database.connection, neutron.url, {
-          DEFAULT: { log_level: overrides.DEFAULT?.log_level ?? 'silent' },
-          compute: { region_name: name, ...overrides.compute },
-        });
-        closers.push(() => compute.close());
-        computes.push(compute);
-      }
-      services[name] = { name, database, neutrons, computes, neutron: neutronClient(neutrons[0]!.url), nova: novaClient(computes[0]!.url) };
-    }
+    for (const name of regions) services[name] = await startRegion(engine, name, centralApi.url, closers, serversPerRegion, overrides);
     return { central: { ...centralApi, database: centralDb }, centralNeutron: neutronClient(centralApi.url), regions: services, close };
   } catch (err) {
     await close();

@@ -14,6 +14,7 @@ import type { NeutronDb } from './store.js';
 import { withTags } from './tags.js';
 
 export type { NeutronPlugin, ResourceOperations, ListQuery, Page, Resource, Sort } from './plugin.js';
+export { wrapOperations } from './plugin.js';
 export type { CoreDeps, AvailabilityZones, Quotas } from './deps.js';
 
 /**

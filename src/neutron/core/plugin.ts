@@ -44,3 +44,20 @@ export interface ResourceOperations {
 
 /** Operations by collection name ("networks", "subnets", ...). */
 export type NeutronPlugin = Record<string, ResourceOperations>;
+
+/**
+ * A plugin's version of some core operations: the core's (class instances, so not
+ * spreadable), with `replaced` taking their place.
+ */
+export function wrapOperations(ops: ResourceOperations, replaced: Partial<ResourceOperations>): ResourceOperations {
+  return {
+    list: (ctx, query) => ops.list(ctx, query),
+    get: (ctx, id) => ops.get(ctx, id),
+    create: (ctx, items) => ops.create(ctx, items),
+    update: (ctx, id, changes) => ops.update(ctx, id, changes),
+    delete: (ctx, id) => ops.delete(ctx, id),
+    ...(ops.actions ? { actions: ops.actions } : {}),
+    ...(ops.tags ? { tags: ops.tags } : {}),
+    ...replaced,
+  };
+}

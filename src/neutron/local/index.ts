@@ -1,4 +1,4 @@
 export { createLocalPlugin, localPluginFor, type LocalRoleOptions } from './plugin.js';
 export { CentralNeutron, LOCAL_USER_AGENT, reachesCentral } from './central.js';
-export { dhcpPortName, interfacePortName, reservedMac } from './mirror.js';
+export { reservedMac } from './mirror.js';
 export { regionPools, type Pool } from './pools.js';

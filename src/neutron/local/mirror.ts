@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { RESERVED_DHCP_DEVICE, RESERVED_GATEWAY_DEVICE, dhcpPortName, interfacePortName } from '../../tricircle/index.js';
 import type { RequestContext } from '../../auth/index.js';
 import { ApiError } from '../../http/errors.js';
 import type { NeutronPlugin, Resource } from '../core/plugin.js';
@@ -6,19 +7,16 @@ import { NETWORK } from '../resources/network.js';
 import { PORT } from '../resources/port.js';
 import { SECURITY_GROUP } from '../resources/security-group.js';
 import { SUBNET } from '../resources/subnet.js';
-import type { ResourceDef } from '../resources/attributes.js';
+import { createItem, type ResourceDef } from '../resources/attributes.js';
 import { reachesCentral, type CentralNeutron } from './central.js';
 import { regionPools, type Pool } from './pools.js';
+import { cidrContains, parseCidr, type Cidr } from '../core/ip.js';
 
 // Local copies of central resources under the central ids (reference §4.2-4.5). Every copy
 // is an insert with the central id: a process that loses that race to another one sharing
 // the database finds the winner's row and uses it.
 
 export const DHCP_OWNER = 'network:dhcp';
-export const RESERVED_DHCP_DEVICE = 'reserved_dhcp_port';
-export const RESERVED_GATEWAY_DEVICE = 'reserved_gateway_port';
-export const dhcpPortName = (subnetId: string) => `dhcp_port_${subnetId}`;
-export const interfacePortName = (region: string, subnetId: string) => `interface_${region}_${subnetId}`;
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
 
@@ -41,21 +39,6 @@ function asAdmin(ctx: RequestContext): RequestContext {
   return ctx.isAdmin ? ctx : { ...ctx, isAdmin: true, roles: [...ctx.roles, 'admin'] };
 }
 
-/**
- * The central attributes a create accepts, with the definition's defaults for the rest. Not
- * validated again: central did that, and some of its values (a group named "default") are
- * ones the API refuses from clients.
- */
-function createItem(def: ResourceDef, record: Resource): Resource {
-  const item: Resource = { id: record.id, project_id: record.project_id };
-  for (const [attr, spec] of Object.entries(def.attributes)) {
-    if (!spec.post || attr === 'tenant_id' || attr === 'project_id') continue;
-    if (record[attr] !== undefined) item[attr] = record[attr];
-    else if ('default' in spec) item[attr] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : structuredClone(spec.default);
-  }
-  return item;
-}
-
 export class Mirror {
   /** Request ids of subnet deletes under way: their reads never copy from central (reference §4.1). */
   private readonly subnetDeletes = new Set<string>();
@@ -64,6 +47,8 @@ export class Mirror {
     private readonly core: NeutronPlugin,
     private readonly central: CentralNeutron,
     readonly region: string,
+    /** [client] bridge_cidr: bridge subnets keep central's gateway, the north-south router's address. */
+    private readonly bridge: Cidr,
   ) {}
 
   /** The local row of `id` as an admin sees it, or undefined. */
@@ -170,14 +155,17 @@ export class Mirror {
     this.requireToken(ctx, notFound);
     const source = central ?? (await this.central.find(ctx, 'subnets', 'subnet', id));
     if (!source) throw notFound;
+    let network: Resource;
     try {
-      await this.network(ctx, String(source.network_id));
+      network = await this.network(ctx, String(source.network_id));
     } catch (err) {
       if (isNotFound(err)) throw notFound;
       throw err;
     }
     const copy: Resource = { ...source, subnetpool_id: undefined, segment_id: undefined };
-    if (source.gateway_ip) {
+    // External and bridge subnets have one gateway for all regions: the real upstream router, and the north-south router.
+    const sharedGateway = network['router:external'] === true || this.onBridge(source);
+    if (source.gateway_ip && !sharedGateway) {
       const gatewayPort = await this.reservedPort(ctx, source, interfacePortName(this.region, id), 'network:router_interface', RESERVED_GATEWAY_DEVICE);
       const gateway = addressOn(gatewayPort, id);
       copy.gateway_ip = gateway;
@@ -186,6 +174,11 @@ export class Mirror {
     const subnet = await this.copy('subnets', SUBNET, ctx, copy);
     if (subnet.enable_dhcp) await this.dhcpPort(ctx, subnet);
     return subnet;
+  }
+
+  private onBridge(subnet: Resource): boolean {
+    const cidr = parseCidr(String(subnet.cidr));
+    return cidr !== null && cidrContains(this.bridge, { version: cidr.version, value: cidr.network });
   }
 
   /**

@@ -3,7 +3,7 @@ import { KeystoneAdmin } from '../../client/keystone.js';
 import { regionClientOptions } from '../../client/region-clients.js';
 import type { Config } from '../../config/index.js';
 import { ApiError } from '../../http/errors.js';
-import type { ListQuery, NeutronPlugin, Page, Resource, ResourceOperations } from '../core/plugin.js';
+import { wrapOperations, type ListQuery, type NeutronPlugin, type Page, type Resource, type ResourceOperations } from '../core/plugin.js';
 import type { Agents } from '../agents.js';
 import { LocalAgents, vxlanMode } from './agents.js';
 import { CentralNeutron, reachesCentral } from './central.js';
@@ -30,20 +30,6 @@ export interface LocalRoleOptions {
 }
 
 const isNotFound = (err: unknown) => err instanceof ApiError && err.status === 404;
-
-/** The core's operations (class instances, so not spreadable) with some replaced. */
-function wrap(ops: ResourceOperations, replaced: Partial<ResourceOperations>): ResourceOperations {
-  return {
-    list: (ctx, query) => ops.list(ctx, query),
-    get: (ctx, id) => ops.get(ctx, id),
-    create: (ctx, items) => ops.create(ctx, items),
-    update: (ctx, id, changes) => ops.update(ctx, id, changes),
-    delete: (ctx, id) => ops.delete(ctx, id),
-    ...(ops.actions ? { actions: ops.actions } : {}),
-    ...(ops.tags ? { tags: ops.tags } : {}),
-    ...replaced,
-  };
-}
 
 /**
  * Reads that copy what is missing locally from central: a GET of one id, and a list
@@ -94,13 +80,13 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
     forwardIdentity: options.forwardIdentity,
     admin: options.admin,
   });
-  const mirror = new Mirror(core, central, options.region);
   const bridge = bridgeRange(options.bridgeCidr);
+  const mirror = new Mirror(core, central, options.region, bridge);
   const agents = new LocalAgents(options.agents, central, vxlanMode(options.vxlanMode));
   const subnets = core.subnets!;
   return {
     ...core,
-    networks: wrap(
+    networks: wrapOperations(
       core.networks!,
       mirroredReads(
         core.networks!,
@@ -108,7 +94,7 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
         (ctx, network) => mirror.refreshSubnets(ctx, network),
       ),
     ),
-    subnets: wrap(subnets, {
+    subnets: wrapOperations(subnets, {
       ...mirroredReads(subnets, (ctx, id) => mirror.subnet(ctx, id)),
       async update(ctx: RequestContext, id: string, changes: Resource) {
         // Turning DHCP on needs the region's copy of the central DHCP port first.
@@ -121,14 +107,14 @@ export function createLocalPlugin(core: NeutronPlugin, options: LocalRoleOptions
       // Reads made for the delete must not copy the subnet back from central (§4.1).
       delete: (ctx, id) => mirror.deletingSubnet(ctx, () => subnets.delete(ctx, id)),
     }),
-    ports: wrap(core.ports!, {
+    ports: wrapOperations(core.ports!, {
       ...mirroredReads(core.ports!, (ctx, id) => mirror.port(ctx, id)),
       create: (ctx, items) => createPorts(core.ports!, mirror, central, ctx, items, bridge, agents),
       update: (ctx, id, changes) => updatePort(core.ports!, central, options.region, agents, ctx, id, changes),
       delete: (ctx, id) => deletePort(core.ports!, central, ctx, id),
     }),
-    ...(core.floatingips ? { floatingips: wrap(core.floatingips, localFloatingIps(core.floatingips)) } : {}),
-    security_groups: wrap(
+    ...(core.floatingips ? { floatingips: wrapOperations(core.floatingips, localFloatingIps(core.floatingips)) } : {}),
+    security_groups: wrapOperations(
       core.security_groups!,
       mirroredReads(core.security_groups!, (ctx, id) => mirror.securityGroup(ctx, id)),
     ),

@@ -4,7 +4,8 @@ import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { reachesCentral, type CentralNeutron } from './central.js';
 import type { LocalAgents } from './agents.js';
 import type { Mirror } from './mirror.js';
-import { createShadowPorts, SHADOW_OWNER, SPECIAL_OWNERS, specialPortBody } from './special-ports.js';
+import { SHADOW_OWNER } from '../../tricircle/index.js';
+import { createShadowPorts, SPECIAL_OWNERS, specialPortBody } from './special-ports.js';
 import type { Cidr } from '../core/ip.js';
 
 // Ports of the local role (reference §4.4): central allocates, the region copies; bindings

@@ -4,6 +4,7 @@ import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../core/ip.js';
 import type { CentralNeutron } from './central.js';
 import type { Mirror } from './mirror.js';
+import { SHADOW_OWNER, shadowPortId, snatPortName } from '../../tricircle/index.js';
 
 // Router service ports and xjob's shadow ports (reference §4.4): ports a region does not
 // take from central as they are, but shapes itself.
@@ -20,11 +21,6 @@ export const SPECIAL_OWNERS = new Set([
 /** Router ports that share their id with a central port when their address is on a bridge network. */
 const BRIDGE_OWNERS = new Set(['network:router_interface', 'network:router_gateway']);
 const SNAT_OWNER = 'network:router_centralized_snat';
-export const SHADOW_OWNER = 'compute:shadow';
-
-export const snatPortName = (subnetId: string) => `snat_port_${subnetId}`;
-/** The id of a shadow port is the suffix of its name `shadow_port_<id>` after the last '_'. */
-export const shadowPortId = (name: string) => name.slice(name.lastIndexOf('_') + 1);
 
 type FixedIp = { subnet_id?: string; ip_address?: string };
 

@@ -129,3 +129,19 @@ export const OWNER = {
 } satisfies Record<string, Attribute>;
 
 export const ID = { id: { sort: true, parseFilter: (text: string) => text, type: 'string' } } satisfies Record<string, Attribute>;
+
+/**
+ * A create's item as the API controller would hand it to the operations: the attributes the
+ * definition accepts on create, the definition's defaults for the rest, `id` and
+ * `project_id` kept. Not validated: for records Tricircle writes itself (copies of central
+ * resources, reserved ports), some of whose values the API refuses from clients.
+ */
+export function createItem(def: ResourceDef, record: Record<string, unknown>): Record<string, unknown> {
+  const item: Record<string, unknown> = { id: record.id, project_id: record.project_id };
+  for (const [attr, spec] of Object.entries(def.attributes)) {
+    if (!spec.post || attr === 'tenant_id' || attr === 'project_id') continue;
+    if (record[attr] !== undefined) item[attr] = record[attr];
+    else if ('default' in spec) item[attr] = typeof spec.default === 'function' ? (spec.default as () => unknown)() : structuredClone(spec.default);
+  }
+  return item;
+}

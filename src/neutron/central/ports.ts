@@ -1,0 +1,7 @@
+import { wrapOperations, type ResourceOperations } from '../core/plugin.js';
+import type { CentralServices } from './services.js';
+
+/** The central role's ports: the core's, with the central side effects (reference §3). */
+export function centralPorts(services: CentralServices): ResourceOperations {
+  return wrapOperations(services.core.ports!, {});
+}

@@ -1,0 +1,159 @@
+import { Registry } from 'prom-client';
+import type { Db } from '../../src/db/index.js';
+import { createNeutronApi } from '../../src/neutron/index.js';
+import { centralRoleFor } from '../../src/neutron/central/index.js';
+import { NEUTRON_SERVICE_TYPE } from '../../src/client/index.js';
+import { PodRepository, type Routing } from '../../src/tricircle/index.js';
+import { startXJob, type XJobService } from '../../src/xjob/index.js';
+import type { Engine, TestDatabase } from './engines.js';
+import { neutronClient, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
+import { startRegion, type RegionServices } from './region-cloud.js';
+import { serveOnLoopback, testRuntime, type Overrides } from './runtime.js';
+import { syncDatabase, until, writeConfig, XJobProcesses } from './xjob-processes.js';
+
+// A whole Tricircle cloud on loopback (noauth), every service its own HTTP server: the
+// central Neutron in the central role on the Tricircle database, with the pods registered
+// (CentralRegion, and RegionN in AZ azN) and every Neutron's URL in cached_endpoints; per
+// region a database, local Neutron(s) and a compute; and the xjob workers, in this process
+// or as `tricircle xjob` processes on the same database.
+
+export const CENTRAL_REGION = 'CentralRegion';
+
+export interface TricircleCloudOptions {
+  engine: Engine;
+  /** Region names, in pod order; RegionOne and RegionTwo by default. The i-th gets AZ az<i+1>. */
+  regions?: string[];
+  /** 'in-process' (default), or this many `tricircle xjob` processes. */
+  xjob?: 'in-process' | { processes: number };
+  /** Config overrides for every service (sections merge). */
+  overrides?: Overrides;
+}
+
+export interface JobRow {
+  id: string;
+  type: string;
+  status: string;
+  resource_id: string;
+  error: string | null;
+}
+
+export interface TricircleCloud {
+  central: RunningNeutronApi & { database: TestDatabase };
+  /** Neutron calls against central, as an admin by default. */
+  centralNeutron: ReturnType<typeof neutronClient>;
+  /** The Tricircle database (central Neutron tables, pods, routings, jobs). */
+  db: Db;
+  regions: Record<string, RegionServices>;
+  /** Pod id by region name (CentralRegion included). */
+  podIds: Record<string, string>;
+  /** The xjob processes, when started as processes. */
+  xjobProcesses?: XJobProcesses;
+  /** Starts the in-process workers again after stopXJob() (in-process mode). */
+  startXJob(): Promise<void>;
+  stopXJob(): Promise<void>;
+  /** Waits until no job is NEW or RUNNING; returns the FAIL jobs left. */
+  settle(capMs?: number): Promise<JobRow[]>;
+  /** Routing rows, optionally of one central id. */
+  routings(topId?: string): Promise<Routing[]>;
+  close(): Promise<void>;
+}
+
+/** Worker settings that make tests quick: frequent polls, short backoffs. */
+const XJOB_DEFAULTS = { worker_sleep_time: '0.1', retry_attempts: '5', retry_base_delay: '0.2', retry_max_delay: '1' };
+
+export async function startTricircleCloud(options: TricircleCloudOptions): Promise<TricircleCloud> {
+  const { engine, regions = ['RegionOne', 'RegionTwo'], xjob = 'in-process', overrides = {} } = options;
+  const closers: Array<() => Promise<void>> = [];
+  const close = async () => {
+    for (const closer of closers.reverse()) await closer();
+  };
+  try {
+    const database = await engine.create();
+    closers.push(() => database.drop());
+    const sections: Overrides = {
+      ...overrides,
+      DEFAULT: { periodic_fuzzy_delay: '0', ...overrides.DEFAULT },
+      xjob: { ...XJOB_DEFAULTS, ...overrides.xjob },
+    };
+    const { config, db, logger } = await testRuntime(database.connection, sections);
+    const pods = new PodRepository(db);
+    const podIds: Record<string, string> = {};
+    podIds[CENTRAL_REGION] = (await pods.create({ region_name: CENTRAL_REGION, az_name: '', pod_az_name: '', dc_name: '' })).pod_id;
+    for (const [i, name] of regions.entries()) {
+      podIds[name] = (await pods.create({ region_name: name, az_name: `az${i + 1}`, pod_az_name: '', dc_name: '' })).pod_id;
+    }
+
+    let workers: XJobService | undefined;
+    const waker = { wake: (keys: Parameters<XJobService['engine']['wake']>[0]) => workers?.engine.wake(keys) };
+    const startWorkers = async () => {
+      workers = await startXJob({ config, db, logger, registry: new Registry() });
+    };
+    const stopWorkers = async () => {
+      await workers?.stop(5);
+      workers = undefined;
+    };
+    const role = centralRoleFor(config, db, logger, xjob === 'in-process' ? waker : undefined);
+    const app = createNeutronApi({ config, db, logger, plugin: role.plugin, deps: role.deps });
+    const served = await serveOnLoopback(app, db);
+    closers.push(() => served.close());
+    const central = { ...served, db: db as unknown as NeutronTestDb, database };
+
+    const endpoint = (region: string, url: string) =>
+      db.kysely
+        .insertInto('cached_endpoints')
+        .values({ service_id: `${region}-neutron`, pod_id: podIds[region]!, service_type: NEUTRON_SERVICE_TYPE, service_url: url })
+        .execute();
+    await endpoint(CENTRAL_REGION, central.url);
+    const services: Record<string, RegionServices> = {};
+    for (const name of regions) {
+      services[name] = await startRegion(engine, name, central.url, closers, 1, overrides);
+      await endpoint(name, services[name].neutrons[0]!.url);
+    }
+
+    let processes: XJobProcesses | undefined;
+    if (xjob === 'in-process') {
+      await startWorkers();
+      closers.push(stopWorkers);
+    } else {
+      processes = new XJobProcesses();
+      closers.push(() => processes!.stopAll());
+      await syncDatabase(database.connection);
+      const file = writeConfig({
+        DEFAULT: { auth_strategy: 'noauth', log_level: 'warning', periodic_fuzzy_delay: 0 },
+        database: { connection: database.connection },
+        xjob: { ...XJOB_DEFAULTS, ...overrides.xjob },
+      });
+      for (let i = 0; i < xjob.processes; i++) await processes.start(file);
+    }
+
+    const activeJobs = () =>
+      db.kysely.selectFrom('async_jobs').select(['id', 'type', 'status', 'resource_id', 'error']).where('status', 'in', ['NEW', 'RUNNING']).execute();
+    return {
+      central,
+      centralNeutron: neutronClient(central.url),
+      db,
+      regions: services,
+      podIds,
+      xjobProcesses: processes,
+      startXJob: startWorkers,
+      stopXJob: stopWorkers,
+      async settle(capMs = 30_000) {
+        await until('every job to finish', async () => (await activeJobs()).length === 0, capMs, 50);
+        return (await db.kysely
+          .selectFrom('async_jobs')
+          .select(['id', 'type', 'status', 'resource_id', 'error'])
+          .where('status', '=', 'FAIL')
+          .execute()) as JobRow[];
+      },
+      async routings(topId?: string) {
+        let query = db.kysely.selectFrom('resource_routings').selectAll();
+        if (topId !== undefined) query = query.where('top_id', '=', topId);
+        return (await query.orderBy('id').execute()).map((row) => ({ ...row, id: Number(row.id) }));
+      },
+      close,
+    };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
