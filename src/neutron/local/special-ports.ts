@@ -4,7 +4,7 @@ import type { Resource, ResourceOperations } from '../core/plugin.js';
 import { cidrContains, parseCidr, parseIp, type Cidr } from '../core/ip.js';
 import type { CentralNeutron } from './central.js';
 import type { Mirror } from './mirror.js';
-import { SHADOW_OWNER, shadowPortId, snatPortName } from '../../tricircle/index.js';
+import { shadowPortId, snatPortName } from '../../tricircle/index.js';
 
 // Router service ports and xjob's shadow ports (reference §4.4): ports a region does not
 // take from central as they are, but shapes itself.
