@@ -15,6 +15,7 @@ export interface Suite {
 const SUITES: Record<string, () => Promise<Suite>> = {
   'admin-api': () => import('./admin-api.js'),
   boot: () => import('./boot.js'),
+  converge: () => import('./converge.js'),
   neutron: () => import('./neutron.js'),
   xjob: () => import('./xjob.js'),
 };

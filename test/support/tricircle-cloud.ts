@@ -51,8 +51,8 @@ export interface TricircleCloud {
   /** Starts the in-process workers again after stopXJob() (in-process mode). */
   startXJob(): Promise<void>;
   stopXJob(): Promise<void>;
-  /** Waits until no job is NEW or RUNNING; returns the FAIL jobs left. */
-  settle(capMs?: number): Promise<JobRow[]>;
+  /** Waits until no job is NEW or RUNNING (looking every `everyMs`); returns the FAIL jobs left. */
+  settle(capMs?: number, everyMs?: number): Promise<JobRow[]>;
   /** Routing rows, optionally of one central id. */
   routings(topId?: string): Promise<Routing[]>;
   close(): Promise<void>;
@@ -137,8 +137,8 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       xjobProcesses: processes,
       startXJob: startWorkers,
       stopXJob: stopWorkers,
-      async settle(capMs = 30_000) {
-        await until('every job to finish', async () => (await activeJobs()).length === 0, capMs, 50);
+      async settle(capMs = 30_000, everyMs = 50) {
+        await until('every job to finish', async () => (await activeJobs()).length === 0, capMs, everyMs);
         return (await db.kysely
           .selectFrom('async_jobs')
           .select(['id', 'type', 'status', 'resource_id', 'error'])
