@@ -1,8 +1,6 @@
 import { parseArgs } from 'node:util';
 import { engines } from '../test/support/engines.js';
-import { ADMIN } from '../test/support/neutron-server.js';
-import { USER } from '../test/support/region-cloud.js';
-import { startTricircleCloud, type TricircleCloud } from '../test/support/tricircle-cloud.js';
+import { CloudBuilder, expectStatus, startTricircleCloud, type TricircleCloud } from '../test/support/tricircle-cloud.js';
 import { announce } from './lib/machine.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
 import { integerFlag, listFlag } from './lib/usage.js';
@@ -61,12 +59,6 @@ function options(argv: string[]) {
 
 const progress = (line: string) => process.stderr.write(`${line}\n`);
 
-async function expectStatus(reply: Promise<{ status: number; body: any; text: string }>, status: number): Promise<Json> {
-  const r = await reply;
-  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text.slice(0, 400)}`);
-  return r.body as Json;
-}
-
 /** Milliseconds from `call` resolving to every job having ended; a FAIL job aborts the bench. */
 async function timeToConverge(cloud: TricircleCloud, call: () => Promise<unknown>): Promise<number> {
   await call();
@@ -75,52 +67,6 @@ async function timeToConverge(cloud: TricircleCloud, call: () => Promise<unknown
   const ms = performance.now() - t0;
   if (failed.length) throw new Error(`jobs failed: ${JSON.stringify(failed)}`);
   return ms;
-}
-
-/** Builds networks, servers and routers in one cloud; names stay unique across samples. */
-class Builder {
-  private count = 0;
-  constructor(readonly cloud: TricircleCloud) {}
-
-  /** A network with a /24 and a server on it in `region`; answers the network, subnet and server port. */
-  async servedNetwork(region: string): Promise<{ network: Json; subnet: Json; portId: string }> {
-    const n = ++this.count;
-    const central = this.cloud.centralNeutron;
-    const network = await central.network({ name: `net-${n}` }, USER);
-    const cidr = `10.${Math.floor(n / 250)}.${n % 250}.0/24`;
-    const subnet = (await expectStatus(central.post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr } }, USER), 201)).subnet;
-    const port = (await expectStatus(central.post('/v2.0/ports', { port: { network_id: network.id, name: `vm-port-${n}` } }, USER), 201)).port;
-    await expectStatus(this.cloud.regions[region]!.nova.boot(`vm-${n}`, [{ port: port.id }]), 202);
-    return { network, subnet, portId: port.id };
-  }
-
-  async router(): Promise<Json> {
-    return (await expectStatus(this.cloud.centralNeutron.post('/v2.0/routers', { router: { name: `router-${++this.count}` } }, USER), 201)).router;
-  }
-
-  attach(routerId: string, subnetId: string) {
-    return expectStatus(this.cloud.centralNeutron.put(`/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: subnetId }, USER), 200);
-  }
-
-  /** An external network pinned to `region` with a /16 subnet. */
-  async externalNetwork(region: string): Promise<{ network: Json; subnet: Json }> {
-    const central = this.cloud.centralNeutron;
-    const network = await central.network({ name: 'ext', 'router:external': true, availability_zone_hints: [region] }, ADMIN);
-    const subnet = (
-      await expectStatus(
-        central.post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: '163.3.0.0/16', enable_dhcp: false } }, ADMIN),
-        201,
-      )
-    ).subnet;
-    return { network, subnet };
-  }
-
-  setGateway(routerId: string, networkId: string) {
-    return expectStatus(
-      this.cloud.centralNeutron.put(`/v2.0/routers/${routerId}`, { router: { external_gateway_info: { network_id: networkId } } }, USER),
-      200,
-    );
-  }
 }
 
 /** The routers of a region named after the central router (bottom copies). */
@@ -141,7 +87,7 @@ interface Row {
 async function twoRegionCases(samples: number): Promise<Row[]> {
   const cloud = await startTricircleCloud({ engine: await sqlite(), overrides: QUIET });
   try {
-    const build = new Builder(cloud);
+    const build = new CloudBuilder(cloud);
     const ext = await build.externalNetwork('RegionTwo');
     const rows: Row[] = [
       { scenario: 'router interface add', regions: 2, samples: [] },
@@ -160,13 +106,8 @@ async function twoRegionCases(samples: number): Promise<Row[]> {
         bottomRouters(cloud, 'RegionTwo', router.id).then((r) => r.length === 1),
       );
       rows[1]!.samples.push(await timeToConverge(cloud, () => build.setGateway(router.id, ext.network.id)));
-      const fip = (await expectStatus(cloud.centralNeutron.post('/v2.0/floatingips', { floatingip: { floating_network_id: ext.network.id } }, USER), 201))
-        .floatingip;
-      rows[2]!.samples.push(
-        await timeToConverge(cloud, () =>
-          expectStatus(cloud.centralNeutron.put(`/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: one.portId } }, USER), 200),
-        ),
-      );
+      const fip = await build.floatingIp(ext.network.id);
+      rows[2]!.samples.push(await timeToConverge(cloud, () => build.associate(fip.id, one.portId)));
       await check(
         'the floating IP in RegionTwo',
         expectStatus(cloud.regions.RegionTwo!.neutron.get(`/v2.0/floatingips?floating_ip_address=${fip.floating_ip_address}`), 200).then(
@@ -185,7 +126,7 @@ async function spanningCase(regionCount: number, samples: number): Promise<Row[]
   const regions = Array.from({ length: regionCount }, (_, i) => `Region${i + 1}`);
   const cloud = await startTricircleCloud({ engine: await sqlite(), regions, overrides: QUIET });
   try {
-    const build = new Builder(cloud);
+    const build = new CloudBuilder(cloud);
     const ext = await build.externalNetwork(regions[0]!);
     const rows: Row[] = [
       { scenario: 'router interface add (N-th region)', regions: regionCount, samples: [] },

@@ -29,12 +29,18 @@ export async function ok(reply: Promise<{ status: number; body: any; text: strin
   return r.body as Json;
 }
 
-/** A local Neutron of `region` (noauth) over a migrated database, mirroring the central Neutron at `centralUrl`. */
-export async function startLocalNeutron(connection: string, centralUrl: string, region: string, overrides: Overrides = {}): Promise<RunningNeutronApi> {
+/** A local Neutron of `region` (noauth) over a migrated database, mirroring the central Neutron at `centralUrl`; on `port` if given. */
+export async function startLocalNeutron(
+  connection: string,
+  centralUrl: string,
+  region: string,
+  overrides: Overrides = {},
+  port = 0,
+): Promise<RunningNeutronApi> {
   const { config, db, logger } = await testRuntime(connection, { ...overrides, tricircle: { central_neutron_url: centralUrl, ...overrides.tricircle } });
   const { plugin: core, deps } = createNeutronCore(config, db.kysely);
   const app = createNeutronApi({ config, db, logger, plugin: localPluginFor(config, core, region, new Agents(deps.db)), deps });
-  return { ...(await serveOnLoopback(app, db)), db: db as unknown as NeutronTestDb };
+  return { ...(await serveOnLoopback(app, db, port)), db: db as unknown as NeutronTestDb };
 }
 
 /** Nova calls against one compute service, as `headers` (the token-carrying member by default). */

@@ -19,14 +19,13 @@ export async function testRuntime(connection: string, overrides: Overrides = {})
   return { config, db, logger: pino({ level: config.DEFAULT.log_level }) };
 }
 
-/** Serves `app` on 127.0.0.1 at a free port; close() stops it and closes `db`. */
-export async function serveOnLoopback(app: FastifyInstance, db: Db): Promise<{ url: string; close(): Promise<void> }> {
-  const url = await app.listen({ host: '127.0.0.1', port: 0 });
+/** Serves `app` on 127.0.0.1 at `port` (a free one by default); close() stops it and closes `db`. */
+export async function serveOnLoopback(app: FastifyInstance, db: Db, port = 0): Promise<{ url: string; close(): Promise<void> }> {
+  const url = await app.listen({ host: '127.0.0.1', port });
+  let closing: Promise<void> | undefined;
   return {
     url,
-    close: async () => {
-      await app.close();
-      await db.close();
-    },
+    // Once only: a test may stop a server that the cloud's own close() stops again.
+    close: () => (closing ??= app.close().then(() => db.close())),
   };
 }

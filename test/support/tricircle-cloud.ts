@@ -6,8 +6,8 @@ import { NEUTRON_SERVICE_TYPE } from '../../src/client/index.js';
 import { PodRepository, type Routing } from '../../src/tricircle/index.js';
 import { startXJob, type XJobService } from '../../src/xjob/index.js';
 import type { Engine, TestDatabase } from './engines.js';
-import { neutronClient, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
-import { startRegion, type RegionServices } from './region-cloud.js';
+import { ADMIN, neutronClient, type Headers, type NeutronTestDb, type RunningNeutronApi } from './neutron-server.js';
+import { startLocalNeutron, startRegion, USER, type RegionServices } from './region-cloud.js';
 import { serveOnLoopback, testRuntime, type Overrides } from './runtime.js';
 import { syncDatabase, until, writeConfig, XJobProcesses } from './xjob-processes.js';
 
@@ -46,11 +46,16 @@ export interface TricircleCloud {
   regions: Record<string, RegionServices>;
   /** Pod id by region name (CentralRegion included). */
   podIds: Record<string, string>;
-  /** The xjob processes, when started as processes. */
+  /** The xjob processes and their configuration file, when started as processes. */
   xjobProcesses?: XJobProcesses;
+  xjobConfigFile?: string;
   /** Starts the in-process workers again after stopXJob() (in-process mode). */
   startXJob(): Promise<void>;
   stopXJob(): Promise<void>;
+  /** Stops a region's (first) local Neutron: its port refuses connections until restartNeutron(). */
+  stopNeutron(region: string): Promise<void>;
+  /** Starts the region's local Neutron again on the same port and database. */
+  restartNeutron(region: string): Promise<void>;
   /** Waits until no job is NEW or RUNNING (looking every `everyMs`); returns the FAIL jobs left. */
   settle(capMs?: number, everyMs?: number): Promise<JobRow[]>;
   /** Routing rows, optionally of one central id. */
@@ -111,6 +116,7 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
     }
 
     let processes: XJobProcesses | undefined;
+    let xjobConfigFile: string | undefined;
     if (xjob === 'in-process') {
       await startWorkers();
       closers.push(stopWorkers);
@@ -118,12 +124,12 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       processes = new XJobProcesses();
       closers.push(() => processes!.stopAll());
       await syncDatabase(database.connection);
-      const file = writeConfig({
+      xjobConfigFile = writeConfig({
         DEFAULT: { auth_strategy: 'noauth', log_level: 'warning', periodic_fuzzy_delay: 0 },
         database: { connection: database.connection },
         xjob: { ...XJOB_DEFAULTS, ...overrides.xjob },
       });
-      for (let i = 0; i < xjob.processes; i++) await processes.start(file);
+      for (let i = 0; i < xjob.processes; i++) await processes.start(xjobConfigFile);
     }
 
     const activeJobs = () =>
@@ -135,8 +141,19 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       regions: services,
       podIds,
       xjobProcesses: processes,
+      xjobConfigFile,
       startXJob: startWorkers,
       stopXJob: stopWorkers,
+      async stopNeutron(region) {
+        await services[region]!.neutrons[0]!.close();
+      },
+      async restartNeutron(region) {
+        const old = services[region]!.neutrons[0]!;
+        const port = Number(new URL(old.url).port);
+        const neutron = await startLocalNeutron(services[region]!.database.connection, central.url, region, overrides, port);
+        services[region]!.neutrons[0] = neutron;
+        closers.push(() => neutron.close());
+      },
       async settle(capMs = 30_000, everyMs = 50) {
         await until('every job to finish', async () => (await activeJobs()).length === 0, capMs, everyMs);
         return (await db.kysely
@@ -155,5 +172,75 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
   } catch (err) {
     await close();
     throw err;
+  }
+}
+
+type Json = Record<string, any>;
+
+/** The body of a reply that must have `status`; otherwise an error with the reply's text. */
+export async function expectStatus(reply: Promise<{ status: number; body: any; text: string }>, status: number): Promise<Json> {
+  const r = await reply;
+  if (r.status !== status) throw new Error(`expected ${status}, got ${r.status}: ${r.text.slice(0, 400)}`);
+  return r.body as Json;
+}
+
+/** Builds the tenant side of a topology through the central API, as `user` (the member with a token by default). */
+export class CloudBuilder {
+  private count = 0;
+  readonly central: ReturnType<typeof neutronClient>;
+
+  constructor(
+    readonly cloud: TricircleCloud,
+    readonly user: Headers = USER,
+  ) {
+    this.central = cloud.centralNeutron;
+  }
+
+  /** A network with a /24 (10.<n/250>.<n%250>.0/24 unless given) and a server on a port of it in `region`. */
+  async servedNetwork(region: string, cidr?: string): Promise<{ network: Json; subnet: Json; portId: string; serverId: string }> {
+    const n = ++this.count;
+    const network = await this.central.network({ name: `net-${n}` }, this.user);
+    const subnetCidr = cidr ?? `10.${Math.floor(n / 250)}.${n % 250}.0/24`;
+    const subnet = (
+      await expectStatus(this.central.post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: subnetCidr } }, this.user), 201)
+    ).subnet;
+    const port = (await expectStatus(this.central.post('/v2.0/ports', { port: { network_id: network.id, name: `vm-port-${n}` } }, this.user), 201)).port;
+    const server = (await expectStatus(this.cloud.regions[region]!.nova.boot(`vm-${n}`, [{ port: port.id }]), 202)).server;
+    return { network, subnet, portId: port.id, serverId: server.id };
+  }
+
+  async router(attrs: Json = {}): Promise<Json> {
+    return (await expectStatus(this.central.post('/v2.0/routers', { router: { name: `router-${++this.count}`, ...attrs } }, this.user), 201)).router;
+  }
+
+  attach(routerId: string, subnetId: string) {
+    return expectStatus(this.central.put(`/v2.0/routers/${routerId}/add_router_interface`, { subnet_id: subnetId }, this.user), 200);
+  }
+
+  detach(routerId: string, subnetId: string) {
+    return expectStatus(this.central.put(`/v2.0/routers/${routerId}/remove_router_interface`, { subnet_id: subnetId }, this.user), 200);
+  }
+
+  /** An external network pinned to `region` (by the admin) with a subnet without DHCP. */
+  async externalNetwork(region: string, cidr = '163.3.0.0/16'): Promise<{ network: Json; subnet: Json }> {
+    const network = await this.central.network({ name: `ext-${++this.count}`, 'router:external': true, availability_zone_hints: [region] }, ADMIN);
+    const subnet = (
+      await expectStatus(this.central.post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr, enable_dhcp: false } }, ADMIN), 201)
+    ).subnet;
+    return { network, subnet };
+  }
+
+  setGateway(routerId: string, networkId: string | null) {
+    const info = networkId === null ? null : { network_id: networkId };
+    return expectStatus(this.central.put(`/v2.0/routers/${routerId}`, { router: { external_gateway_info: info } }, this.user), 200);
+  }
+
+  async floatingIp(networkId: string, portId?: string): Promise<Json> {
+    const body = { floatingip: { floating_network_id: networkId, ...(portId ? { port_id: portId } : {}) } };
+    return (await expectStatus(this.central.post('/v2.0/floatingips', body, this.user), 201)).floatingip;
+  }
+
+  associate(fipId: string, portId: string | null) {
+    return expectStatus(this.central.put(`/v2.0/floatingips/${fipId}`, { floatingip: { port_id: portId } }, this.user), 200);
   }
 }

@@ -76,6 +76,11 @@ export class XJobProcesses {
     });
   }
 
+  /** The processes still running, oldest first. */
+  list(): XJobProcess[] {
+    return [...this.running];
+  }
+
   async stopAll(): Promise<void> {
     const left = [...this.running];
     for (const proc of left) proc.child.kill('SIGKILL');
