@@ -1,4 +1,5 @@
 import { Registry } from 'prom-client';
+import { createAdminApi } from '../../src/admin/index.js';
 import type { Db } from '../../src/db/index.js';
 import { createNeutronApi } from '../../src/neutron/index.js';
 import { centralRoleFor } from '../../src/neutron/central/index.js';
@@ -27,6 +28,8 @@ export interface TricircleCloudOptions {
   xjob?: 'in-process' | { processes: number };
   /** Config overrides for every service (sections merge). */
   overrides?: Overrides;
+  /** false: the test registers the pods (through the Admin API), then calls connectRegions(). */
+  registerPods?: boolean;
 }
 
 export interface JobRow {
@@ -44,8 +47,12 @@ export interface TricircleCloud {
   /** The Tricircle database (central Neutron tables, pods, routings, jobs). */
   db: Db;
   regions: Record<string, RegionServices>;
-  /** Pod id by region name (CentralRegion included). */
+  /** The Admin API on the Tricircle database. */
+  adminUrl: string;
+  /** Pod id by region name (CentralRegion included), once registered. */
   podIds: Record<string, string>;
+  /** Records every registered pod's Neutron URL in cached_endpoints (done by the start unless registerPods is false). */
+  connectRegions(): Promise<void>;
   /** The xjob processes and their configuration file, when started as processes. */
   xjobProcesses?: XJobProcesses;
   xjobConfigFile?: string;
@@ -67,7 +74,7 @@ export interface TricircleCloud {
 const XJOB_DEFAULTS = { worker_sleep_time: '0.1', retry_attempts: '5', retry_base_delay: '0.2', retry_max_delay: '1' };
 
 export async function startTricircleCloud(options: TricircleCloudOptions): Promise<TricircleCloud> {
-  const { engine, regions = ['RegionOne', 'RegionTwo'], xjob = 'in-process', overrides = {} } = options;
+  const { engine, regions = ['RegionOne', 'RegionTwo'], xjob = 'in-process', overrides = {}, registerPods = true } = options;
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer();
@@ -83,9 +90,9 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
     const { config, db, logger } = await testRuntime(database.connection, sections);
     const pods = new PodRepository(db);
     const podIds: Record<string, string> = {};
-    podIds[CENTRAL_REGION] = (await pods.create({ region_name: CENTRAL_REGION, az_name: '', pod_az_name: '', dc_name: '' })).pod_id;
-    for (const [i, name] of regions.entries()) {
-      podIds[name] = (await pods.create({ region_name: name, az_name: `az${i + 1}`, pod_az_name: '', dc_name: '' })).pod_id;
+    if (registerPods) {
+      await pods.create({ region_name: CENTRAL_REGION, az_name: '', pod_az_name: '', dc_name: '' });
+      for (const [i, name] of regions.entries()) await pods.create({ region_name: name, az_name: `az${i + 1}`, pod_az_name: '', dc_name: '' });
     }
 
     let workers: XJobService | undefined;
@@ -103,17 +110,28 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
     closers.push(() => served.close());
     const central = { ...served, db: db as unknown as NeutronTestDb, database };
 
-    const endpoint = (region: string, url: string) =>
-      db.kysely
-        .insertInto('cached_endpoints')
-        .values({ service_id: `${region}-neutron`, pod_id: podIds[region]!, service_type: NEUTRON_SERVICE_TYPE, service_url: url })
-        .execute();
-    await endpoint(CENTRAL_REGION, central.url);
+    // The Admin API on a pool of its own, as its own process would have.
+    const adminRuntime = await testRuntime(database.connection, sections);
+    const admin = await serveOnLoopback(createAdminApi({ config, db: adminRuntime.db, logger }), adminRuntime.db);
+    closers.push(() => admin.close());
     const services: Record<string, RegionServices> = {};
-    for (const name of regions) {
-      services[name] = await startRegion(engine, name, central.url, closers, 1, overrides);
-      await endpoint(name, services[name].neutrons[0]!.url);
-    }
+    for (const name of regions) services[name] = await startRegion(engine, name, central.url, closers, 1, overrides);
+    const urls: Record<string, string> = {
+      [CENTRAL_REGION]: central.url,
+      ...Object.fromEntries(regions.map((name) => [name, services[name]!.neutrons[0]!.url])),
+    };
+    const connectRegions = async () => {
+      for (const pod of await pods.list()) {
+        podIds[pod.region_name] = pod.pod_id;
+        const url = urls[pod.region_name];
+        if (url === undefined) continue;
+        await db.kysely
+          .insertInto('cached_endpoints')
+          .values({ service_id: `${pod.region_name}-neutron`, pod_id: pod.pod_id, service_type: NEUTRON_SERVICE_TYPE, service_url: url })
+          .execute();
+      }
+    };
+    if (registerPods) await connectRegions();
 
     let processes: XJobProcesses | undefined;
     let xjobConfigFile: string | undefined;
@@ -139,7 +157,9 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       centralNeutron: neutronClient(central.url),
       db,
       regions: services,
+      adminUrl: admin.url,
       podIds,
+      connectRegions,
       xjobProcesses: processes,
       xjobConfigFile,
       startXJob: startWorkers,
