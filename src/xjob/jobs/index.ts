@@ -1,10 +1,15 @@
 import { JOB_TYPES, type JobType } from '../../tricircle/index.js';
 import type { JobHandler, JobHandlerSpec } from '../handler.js';
+import { configureRoute } from './configure-route.js';
+import { routerSetup } from './router-setup.js';
 
 // The handler of each job type, one file per type beside this one (`<type>.ts`), as the
 // central role's issues build them. A job whose type has no handler here fails with a
 // message that says so, and is redone once a version that has one runs it.
-const HANDLERS: Partial<Record<JobType, JobHandler>> = {};
+const HANDLERS: Partial<Record<JobType, JobHandler>> = {
+  router_setup: routerSetup,
+  configure_route: configureRoute,
+};
 
 /** The built-in handlers with their types' resource keys from the job type registry. */
 export function builtInHandlers(): Map<string, JobHandlerSpec> {
