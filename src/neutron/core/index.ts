@@ -16,6 +16,7 @@ import { withTags } from './tags.js';
 export type { NeutronPlugin, ResourceOperations, ListQuery, Page, Resource, Sort } from './plugin.js';
 export { wrapOperations } from './plugin.js';
 export type { CoreDeps, AvailabilityZones, Quotas } from './deps.js';
+export { parseCidr, cidrContains, type Cidr } from './ip.js';
 
 /**
  * NeutronCore: Neutron's operations over one database, knowing nothing of regions. Plugins
