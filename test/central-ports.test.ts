@@ -66,6 +66,15 @@ describe('central ports and security groups (sqlite)', () => {
         `${type} ${id} is mapped to RegionOne under its own id`,
       );
     }
+    // The compute host's agent, which the region reported with the binding on this VxLAN network.
+    const agents = await cloud.db.kysely.selectFrom('shadow_agents').select(['pod_id', 'host', 'type']).execute();
+    assert.deepEqual(agents, [{ pod_id: podId, host: 'RegionOne-compute1', type: 'Open vSwitch agent' }]);
+    // The region's own gateway on the subnet came from central's interface_RegionOne_<subnet>.
+    const [gatewayPort] = (await ok(central().get(`/v2.0/ports?name=interface_RegionOne_${subnet.id}`))).ports as Json[];
+    assert.deepEqual(
+      (await cloud.routings(`interface_RegionOne_${subnet.id}`)).map((r) => [r.pod_id, r.bottom_id]),
+      [[podId, gatewayPort!.id]],
+    );
     assert.deepEqual(await cloud.settle(), []);
     assert.deepEqual(await doneJobs(cloud, 'seg_rule_setup'), ['p2'], "the project's rules were synchronised");
     // Ingress from the group itself becomes ingress from the project's subnet; IPv6 has no subnet to expand to.
@@ -152,8 +161,11 @@ describe('central ports and security groups (sqlite)', () => {
     assert.deepEqual(await cloud.settle(), []);
     assert.deepEqual(await regionRules(cloud, 'RegionOne', web.id), ['egress IPv4 *', 'egress IPv6 *', 'ingress IPv4 tcp 80 10.60.1.0/24']);
 
-    // A second subnet of the project widens every expanded rule.
+    // More subnets of the project widen every expanded rule, each of its own ethertype; one in the bridge range does not.
     await ok(central().post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: '10.60.2.0/24' } }, USER), 201);
+    await ok(central().post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 6, cidr: 'fd00:60::/64' } }, USER), 201);
+    const other = await central().network({ name: 'in-bridge-range' }, USER);
+    await ok(central().post('/v2.0/subnets', { subnet: { network_id: other.id, ip_version: 4, cidr: '100.0.9.0/24' } }, USER), 201);
     await ok(central().post('/v2.0/security-group-rules', { security_group_rule: { ...fromWeb, protocol: 'udp' } }, USER), 201);
     assert.deepEqual(await cloud.settle(), []);
     assert.deepEqual(await regionRules(cloud, 'RegionOne', web.id), [
@@ -163,6 +175,13 @@ describe('central ports and security groups (sqlite)', () => {
       'ingress IPv4 tcp 80 10.60.2.0/24',
       'ingress IPv4 udp 80 10.60.1.0/24',
       'ingress IPv4 udp 80 10.60.2.0/24',
+    ]);
+    assert.deepEqual(await regionRules(cloud, 'RegionOne', defaultGroup), [
+      'egress IPv4 *',
+      'egress IPv6 *',
+      'ingress IPv4 * 10.60.1.0/24',
+      'ingress IPv4 * 10.60.2.0/24',
+      'ingress IPv6 * fd00:60::/64',
     ]);
   });
 
@@ -179,6 +198,50 @@ describe('central ports and security groups (sqlite)', () => {
     assert.deepEqual(await cloud.routings(web!.id), []);
     assert.equal((await central().get(`/v2.0/security-groups/${web!.id}`, USER)).status, 404);
     assert.deepEqual(await cloud.settle(), []);
+  });
+
+  it("records a region's VxLAN agent from a binding report, and forgets the port's copy there when the region reports it unbound", async () => {
+    const report = (profile: Json) => central().put(`/v2.0/ports/${port.id}`, { port: { 'binding:profile': { region: 'RegionOne', ...profile } } });
+    const agents = () => cloud.db.kysely.selectFrom('shadow_agents').select(['pod_id', 'host', 'type', 'tunnel_ip']).where('host', '=', 'host-a').execute();
+    const bound = {
+      device: 'compute:nova',
+      status: 'ACTIVE',
+      'binding:host_id': 'host-a',
+      'binding:vnic_type': 'normal',
+      host: 'host-a',
+      type: 'Open vSwitch agent',
+    };
+    await ok(report({ ...bound, tunnel_ip: '192.0.2.10' }));
+    await ok(report({ ...bound, tunnel_ip: '192.0.2.11' }));
+    assert.deepEqual(await agents(), [{ pod_id: cloud.podIds.RegionOne, host: 'host-a', type: 'Open vSwitch agent', tunnel_ip: '192.0.2.11' }]);
+    const shown = (await ok(central().get(`/v2.0/ports/${port.id}`))).port;
+    assert.deepEqual([shown['binding:host_id'], shown['binding:vif_type'], shown.status], ['host-a', 'ovs', 'ACTIVE']);
+
+    await ok(report({ device: '', status: 'DOWN', 'binding:host_id': '' }));
+    assert.deepEqual(
+      (await cloud.routings(port.id)).map((r) => r.resource_type),
+      [],
+      "the port's copy is no longer RegionOne's",
+    );
+    assert.equal((await cloud.routings(network.id)).length, 1, 'the network stays mapped');
+    await ok(report(bound));
+    assert.deepEqual(
+      (await cloud.routings(port.id)).map((r) => [r.pod_id, r.resource_type]),
+      [[cloud.podIds.RegionOne, 'port']],
+    );
+    assert.deepEqual(await cloud.settle(), []);
+  });
+
+  it('refuses reads and deletes of a group being deleted', async () => {
+    const group = (await ok(central().post('/v2.0/security-groups', { security_group: { name: 'doomed' } }, USER), 201)).security_group;
+    const mark = { resource_id: group.id, resource_type: 'security_group', deleted_at: new Date().toISOString().slice(0, 19).replace('T', ' ') };
+    await cloud.db.kysely.insertInto('deleting_resources').values(mark).execute();
+    for (const reply of [await central().get(`/v2.0/security-groups/${group.id}`, USER), await central().del(`/v2.0/security-groups/${group.id}`, USER)]) {
+      assert.equal(reply.status, 409, reply.text);
+      assert.equal(reply.body.NeutronError.type, 'ResourceIsInDeleting');
+    }
+    await cloud.db.kysely.deleteFrom('deleting_resources').where('resource_id', '=', group.id).execute();
+    await ok(central().del(`/v2.0/security-groups/${group.id}`, USER), 204);
   });
 
   it("deleting the server's port centrally removes the region's copy", async () => {
