@@ -143,7 +143,7 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       closers.push(() => processes!.stopAll());
       await syncDatabase(database.connection);
       xjobConfigFile = writeConfig({
-        DEFAULT: { auth_strategy: 'noauth', log_level: 'warning', periodic_fuzzy_delay: 0 },
+        DEFAULT: { auth_strategy: 'noauth', log_level: 'warn', periodic_fuzzy_delay: 0 },
         database: { connection: database.connection },
         xjob: { ...XJOB_DEFAULTS, ...overrides.xjob },
       });

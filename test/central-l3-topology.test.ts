@@ -1,0 +1,201 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { engines, type Engine } from './support/engines.js';
+import { ADMIN } from './support/neutron-server.js';
+import { USER } from './support/region-cloud.js';
+import { expectStatus, startTricircleCloud, type TricircleCloud, type TricircleCloudOptions } from './support/tricircle-cloud.js';
+
+// The single-gateway topology of upstream's smoke test (reference §9.2), end to end over real
+// HTTP: everything is asked of the central Neutron and the regions' computes only; the
+// regions' own Neutrons are read as an admin without a token, which copies nothing.
+
+type Json = Record<string, any>;
+type Route = { destination: string; nexthop: string };
+
+const [sqlite, postgres] = await engines();
+const OVERRIDES = { tricircle: { network_vlan_ranges: 'extern:100:200,bridge:300:400' } };
+const REGIONS = ['RegionOne', 'RegionTwo'];
+
+const sortRoutes = (routes: Route[]) => [...routes].sort((a, b) => a.destination.localeCompare(b.destination));
+const firstIp = (port: Json) => (port.fixed_ips as Array<{ ip_address: string }>)[0]!.ip_address;
+
+function singleGatewayTopology(name: string, engine: Engine | undefined, options: Omit<TricircleCloudOptions, 'engine'> = {}) {
+  describe(`the single-gateway topology (${name})`, { skip: engine?.skip }, () => {
+    let cloud: TricircleCloud;
+    const t: Json = {};
+    const central = () => cloud.centralNeutron;
+    const bottom = (region: string) => cloud.regions[region]!.neutron;
+    const list = async (region: string, path: string, key: string): Promise<Json[]> => (await expectStatus(bottom(region).get(path), 200))[key];
+    const created = async (path: string, key: string, body: Json, headers = USER): Promise<Json> =>
+      (await expectStatus(central().post(path, { [key]: body }, headers), 201))[key];
+    const noFailedJobs = async () => assert.deepEqual(await cloud.settle(60_000), [], 'no job FAILs');
+    const active = async (region: string, serverId: string) => {
+      for (let i = 0; i < 100; i++) {
+        const server = (await expectStatus(cloud.regions[region]!.nova.show(serverId), 200)).server;
+        if (server.status === 'ACTIVE') return server;
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      assert.fail(`server ${serverId} in ${region} never became ACTIVE`);
+    };
+    /** The region's copy of R (named after it), its ports and routes. */
+    const copyOfR = async (region: string) => {
+      const routers = await list(region, `/v2.0/routers?name=${t.router.id}`, 'routers');
+      assert.equal(routers.length, 1, `one copy of R in ${region}`);
+      const ports = await list(region, `/v2.0/ports?device_id=${routers[0]!.id}`, 'ports');
+      return { router: routers[0]!, ips: ports.map(firstIp) };
+    };
+
+    before(async () => {
+      cloud = await startTricircleCloud({ engine: engine!, overrides: OVERRIDES, ...options });
+    });
+    after(() => cloud?.close());
+
+    it('builds the topology through the central API', async () => {
+      t.extNet = await created(
+        '/v2.0/networks',
+        'network',
+        {
+          name: 'ext-net',
+          'router:external': true,
+          'provider:network_type': 'vlan',
+          'provider:physical_network': 'extern',
+          availability_zone_hints: ['RegionTwo'],
+        },
+        ADMIN,
+      );
+      t.extSubnet = await created(
+        '/v2.0/subnets',
+        'subnet',
+        { network_id: t.extNet.id, name: 'ext-subnet', ip_version: 4, cidr: '163.3.124.0/24', enable_dhcp: false },
+        ADMIN,
+      );
+      t.router = await created('/v2.0/routers', 'router', { name: 'router' });
+      await expectStatus(
+        central().put(`/v2.0/routers/${t.router.id}`, { router: { external_gateway_info: { network_id: t.extNet.id, enable_snat: true } } }, ADMIN),
+        200,
+      );
+
+      const subnet = async (networkId: string, cidr: string, extra: Json = {}) =>
+        created('/v2.0/subnets', 'subnet', { network_id: networkId, ip_version: 4, cidr, ...extra });
+      t.net1 = await created('/v2.0/networks', 'network', { name: 'net1' });
+      t.subnet1 = await subnet(t.net1.id, '10.0.1.0/24', { allocation_pools: [{ start: '10.0.1.10', end: '10.0.1.90' }] });
+      t.net3 = await created('/v2.0/networks', 'network', { name: 'net3' });
+      t.subnet3 = await subnet(t.net3.id, '10.0.1.0/24', { allocation_pools: [{ start: '10.0.1.110', end: '10.0.1.190' }] });
+      t.port1 = await created('/v2.0/ports', 'port', { network_id: t.net1.id, name: 'port1' });
+      await expectStatus(central().put(`/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: t.subnet1.id }, USER), 200);
+      t.fip1 = await created('/v2.0/floatingips', 'floatingip', { floating_network_id: t.extNet.id, floating_ip_address: '163.3.124.15', port_id: t.port1.id });
+      t.vm1 = (await expectStatus(cloud.regions.RegionOne!.nova.boot('vm1', [{ port: t.port1.id }]), 202)).server;
+
+      t.net2 = await created('/v2.0/networks', 'network', { name: 'net2' });
+      t.subnet2 = await subnet(t.net2.id, '10.0.2.0/24');
+      t.port2 = await created('/v2.0/ports', 'port', { network_id: t.net2.id, name: 'port2' });
+      t.vm2 = (await expectStatus(cloud.regions.RegionTwo!.nova.boot('vm2', [{ port: t.port2.id }]), 202)).server;
+      await expectStatus(central().put(`/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: t.subnet2.id }, USER), 200);
+      t.fip2 = await created('/v2.0/floatingips', 'floatingip', { floating_network_id: t.extNet.id, floating_ip_address: '163.3.124.20', port_id: t.port2.id });
+
+      t.net4 = await created('/v2.0/networks', 'network', { name: 'net4' });
+      t.subnet4 = await subnet(t.net4.id, '10.0.4.0/24', { gateway_ip: null });
+      t.vm3 = (await expectStatus(cloud.regions.RegionOne!.nova.boot('vm3', [{ uuid: t.net4.id }]), 202)).server;
+
+      await active('RegionOne', t.vm1.id);
+      await active('RegionOne', t.vm3.id);
+      await active('RegionTwo', t.vm2.id);
+      await noFailedJobs();
+    });
+
+    it('gives R one copy per region, each with its interface and a bridge gateway', async () => {
+      const one = await copyOfR('RegionOne');
+      const two = await copyOfR('RegionTwo');
+      assert.ok(one.ips.some((ip) => ip.startsWith('10.0.1.')) && one.ips.some((ip) => ip.startsWith('100.0.0.')), `RegionOne's R ports: ${one.ips}`);
+      assert.ok(two.ips.some((ip) => ip.startsWith('10.0.2.')) && two.ips.some((ip) => ip.startsWith('100.0.0.')), `RegionTwo's R ports: ${two.ips}`);
+      assert.equal(one.router.external_gateway_info.enable_snat, false);
+      t.bridgeIp = {
+        RegionOne: one.router.external_gateway_info.external_fixed_ips[0].ip_address,
+        RegionTwo: two.router.external_gateway_info.external_fixed_ips[0].ip_address,
+      };
+      assert.match(t.bridgeIp.RegionOne, /^100\.0\.0\.\d+$/);
+      assert.match(t.bridgeIp.RegionTwo, /^100\.0\.0\.\d+$/);
+      assert.notEqual(t.bridgeIp.RegionOne, t.bridgeIp.RegionTwo);
+      assert.notEqual(t.bridgeIp.RegionOne, '100.0.0.1', 'the NS router holds the bridge gateway');
+    });
+
+    it('routes each copy to the VM behind the other and out via the north-south router, which routes back', async () => {
+      const vm1Ip = firstIp(await expectStatus(central().get(`/v2.0/ports/${t.port1.id}`), 200).then((b) => b.port));
+      const vm2Ip = firstIp(await expectStatus(central().get(`/v2.0/ports/${t.port2.id}`), 200).then((b) => b.port));
+      const one = await copyOfR('RegionOne');
+      const two = await copyOfR('RegionTwo');
+      assert.deepEqual(sortRoutes(one.router.routes), [
+        { destination: '0.0.0.0/0', nexthop: '100.0.0.1' },
+        { destination: `${vm2Ip}/32`, nexthop: t.bridgeIp.RegionTwo },
+      ]);
+      assert.deepEqual(sortRoutes(two.router.routes), [
+        { destination: '0.0.0.0/0', nexthop: '100.0.0.1' },
+        { destination: `${vm1Ip}/32`, nexthop: t.bridgeIp.RegionOne },
+      ]);
+      const [ns] = await list('RegionTwo', `/v2.0/routers?name=ns_router_${t.router.id}`, 'routers');
+      assert.ok(ns, 'the north-south router is in RegionTwo');
+      assert.deepEqual(
+        sortRoutes(ns.routes),
+        sortRoutes([
+          { destination: `${vm1Ip}/32`, nexthop: t.bridgeIp.RegionOne },
+          { destination: `${vm2Ip}/32`, nexthop: t.bridgeIp.RegionTwo },
+        ]),
+      );
+      assert.deepEqual(await list('RegionOne', `/v2.0/routers?name=ns_router_${t.router.id}`, 'routers'), []);
+    });
+
+    it('has the subnets each region needs, the bridge subnet 100.0.0.0/24 in both', async () => {
+      const cidrs = async (region: string) => (await list(region, '/v2.0/subnets', 'subnets')).map((s) => s.cidr as string);
+      const one = await cidrs('RegionOne');
+      const two = await cidrs('RegionTwo');
+      for (const cidr of ['10.0.1.0/24', '10.0.4.0/24', '100.0.0.0/24']) assert.ok(one.includes(cidr), `RegionOne has ${cidr}: ${one}`);
+      // 10.0.1.0/24 in RegionTwo is the shadow copy that carries fip1.
+      for (const cidr of ['10.0.1.0/24', '10.0.2.0/24', '100.0.0.0/24', '163.3.124.0/24']) assert.ok(two.includes(cidr), `RegionTwo has ${cidr}: ${two}`);
+      assert.ok(!one.includes('163.3.124.0/24'), 'the external subnet stays in RegionTwo');
+    });
+
+    it('puts both floating IPs in RegionTwo with the central addresses, fip1 on a shadow of port1', async () => {
+      const fips = await list('RegionTwo', '/v2.0/floatingips', 'floatingips');
+      assert.deepEqual(fips.map((f) => [f.floating_ip_address, f.port_id]).sort(), [
+        ['163.3.124.15', t.port1.id],
+        ['163.3.124.20', t.port2.id],
+      ]);
+      assert.deepEqual(await list('RegionOne', '/v2.0/floatingips', 'floatingips'), []);
+      const [shadow] = await list('RegionTwo', `/v2.0/ports?id=${t.port1.id}`, 'ports');
+      assert.equal(shadow?.device_owner, 'compute:shadow');
+      assert.equal(firstIp(shadow!), firstIp(t.port1));
+    });
+
+    it('tears down in the order of the smoke test, leaving no router, network or floating IP in any region', async () => {
+      const del = async (path: string, headers = USER) => expectStatus(central().del(path, headers), 204);
+      await del(`/v2.0/floatingips/${t.fip1.id}`);
+      await del(`/v2.0/floatingips/${t.fip2.id}`);
+      for (const [region, vm] of [
+        ['RegionOne', t.vm1],
+        ['RegionTwo', t.vm2],
+        ['RegionOne', t.vm3],
+      ] as const) {
+        await expectStatus(cloud.regions[region]!.nova.remove(vm.id), 204);
+      }
+      await expectStatus(central().put(`/v2.0/routers/${t.router.id}`, { router: { external_gateway_info: null } }, ADMIN), 200);
+      for (const s of [t.subnet1, t.subnet2])
+        await expectStatus(central().put(`/v2.0/routers/${t.router.id}/remove_router_interface`, { subnet_id: s.id }, USER), 200);
+      await noFailedJobs();
+      await del(`/v2.0/routers/${t.router.id}`);
+      for (const port of [t.port1, t.port2]) await del(`/v2.0/ports/${port.id}`);
+      for (const s of [t.subnet1, t.subnet2, t.subnet3, t.subnet4]) await del(`/v2.0/subnets/${s.id}`);
+      for (const n of [t.net1, t.net2, t.net3, t.net4]) await del(`/v2.0/networks/${n.id}`);
+      await del(`/v2.0/subnets/${t.extSubnet.id}`, ADMIN);
+      await del(`/v2.0/networks/${t.extNet.id}`, ADMIN);
+      await noFailedJobs();
+      for (const region of REGIONS) {
+        assert.deepEqual(await list(region, '/v2.0/routers', 'routers'), [], `no router left in ${region}`);
+        assert.deepEqual(await list(region, '/v2.0/networks', 'networks'), [], `no network left in ${region}`);
+        assert.deepEqual(await list(region, '/v2.0/floatingips', 'floatingips'), [], `no floating IP left in ${region}`);
+      }
+    });
+  });
+}
+
+singleGatewayTopology('sqlite, xjob in process', sqlite);
+singleGatewayTopology('postgresql, 2 xjob processes', postgres, { xjob: { processes: 2 } });
