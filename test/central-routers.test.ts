@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines } from './support/engines.js';
+import { closedPort } from './support/net.js';
 import { ADMIN } from './support/neutron-server.js';
 import { ok, USER } from './support/region-cloud.js';
 import { CENTRAL_REGION, startTricircleCloud, type TricircleCloud } from './support/tricircle-cloud.js';
@@ -112,6 +113,57 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     }
   });
 
+  it('attaches a local network to a local router in its region: the copy, its routing rows, router_setup there', async () => {
+    const router = await create('routers', { name: 'local-r1', availability_zone_hints: ['RegionOne'] });
+    const { net, subnet } = await network('net-local', '10.5.0.0/24', { availability_zone_hints: ['RegionOne'] });
+    await cloud.stopXJob();
+    await ok(addInterface(router.id, subnet.id));
+    assert.equal((await inRegion('RegionOne', 'networks', `id=${net.id}`)).length, 1, 'copied into RegionOne at once');
+    assert.deepEqual(await inRegion('RegionTwo', 'networks', `id=${net.id}`), []);
+    for (const [id, type] of [
+      [net.id, 'network'],
+      [subnet.id, 'subnet'],
+    ]) {
+      assert.deepEqual(
+        (await cloud.routings(id)).map((row) => [row.pod_id, row.resource_type, row.bottom_id]),
+        [[cloud.podIds.RegionOne, type, id]],
+      );
+    }
+    assert.equal(await waiting('router_setup', `${cloud.podIds.RegionOne}#${router.id}#${net.id}`), 1);
+    await cloud.startXJob();
+    state.local = { router, net, subnet };
+  });
+
+  it('refuses a local router a network whose gateway a non-local router holds (NetAttachedToNonLocalRouter)', async () => {
+    const port = await create('ports', { network_id: state.net1.net.id });
+    const reply = await central().put(`/v2.0/routers/${state.local.router.id}/add_router_interface`, { port_id: port.id }, USER);
+    assert.equal(reply.status, 409, reply.text);
+    assert.equal(reply.body.NeutronError.type, 'NetAttachedToNonLocalRouter');
+    assert.equal((await ok(central().get(`/v2.0/ports/${port.id}`))).port.device_id, '', 'the port stays free');
+    await ok(central().del(`/v2.0/ports/${port.id}`, USER), 204);
+  });
+
+  it('sets a local router’s gateway on its own bottom router: no north-south router, no configure_route', async () => {
+    const router = await create('routers', { name: 'local-r2', availability_zone_hints: ['RegionTwo'] });
+    await cloud.stopXJob();
+    const [gateway] = (await setGateway(router.id, { network_id: state.ext.net.id })).external_gateway_info.external_fixed_ips as Json[];
+    const [bottom, ...others] = await inRegion('RegionTwo', 'routers', `name=${router.id}`);
+    assert.deepEqual(others, []);
+    assert.deepEqual(bottom!.external_gateway_info.external_fixed_ips, [gateway]);
+    assert.deepEqual(await inRegion('RegionTwo', 'routers', `name=ns_router_${router.id}`), []);
+    assert.deepEqual(
+      (await cloud.routings(router.id)).map((row) => [row.pod_id, row.resource_type, row.bottom_id]),
+      [[cloud.podIds.RegionTwo, 'router', bottom!.id]],
+    );
+    assert.equal(await waiting('configure_route', router.id), 0, 'routes of a local router are left alone');
+    await setGateway(router.id, null);
+    assert.equal((await inRegion('RegionTwo', 'routers', `name=${router.id}`))[0]!.external_gateway_info, null);
+    await cloud.startXJob();
+    await ok(central().del(`/v2.0/routers/${router.id}`, USER), 204);
+    assert.deepEqual(await inRegion('RegionTwo', 'routers', `name=${router.id}`), []);
+    assert.deepEqual(await cloud.routings(router.id), []);
+  });
+
   it('sets a non-local router’s gateway through ns_router_<id> in the external network’s region', async () => {
     await cloud.stopXJob();
     const router = await setGateway(state.r1.id, { network_id: state.ext.net.id });
@@ -151,6 +203,34 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     );
   });
 
+  it('a region that cannot be reached fails the gateway (BottomPodOperationFailure) and leaves the router as it was', async () => {
+    const endpoint = () => cloud.db.kysely.updateTable('cached_endpoints').where('pod_id', '=', cloud.podIds.RegionTwo!);
+    const [{ service_url: url }] = await cloud.db.kysely
+      .selectFrom('cached_endpoints')
+      .select('service_url')
+      .where('pod_id', '=', cloud.podIds.RegionTwo!)
+      .execute();
+    await cloud.settle();
+    await cloud.stopXJob();
+    await endpoint()
+      .set({ service_url: `http://127.0.0.1:${await closedPort()}` })
+      .execute();
+    try {
+      const reply = await central().put(`/v2.0/routers/${state.r1.id}`, { router: { external_gateway_info: { network_id: state.ext.net.id } } }, USER);
+      assert.equal(reply.status, 502, reply.text);
+      assert.equal(reply.body.NeutronError.type, 'BottomPodOperationFailure');
+    } finally {
+      await endpoint().set({ service_url: url }).execute();
+    }
+    assert.equal((await ok(central().get(`/v2.0/routers/${state.r1.id}`))).router.external_gateway_info, null);
+    assert.deepEqual(
+      (await cloud.routings(state.r1.id)).filter((row) => row.resource_type === 'ns_router'),
+      [],
+    );
+    assert.equal(await waiting('configure_route', state.r1.id), 0);
+    await cloud.startXJob();
+  });
+
   it('a floating IP on a port bound in a region casts router_setup for that region', async () => {
     await setGateway(state.r1.id, { network_id: state.ext.net.id });
     const nova = cloud.regions.RegionOne!.nova;
@@ -177,6 +257,8 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     await setGateway(state.r1.id, null);
     await removeInterface(state.r1.id, state.net1.subnet.id);
     await removeInterface(state.r2.id, state.net2.subnet.id);
+    await removeInterface(state.local.router.id, state.local.subnet.id);
+    await ok(central().del(`/v2.0/routers/${state.local.router.id}`, USER), 204);
     await cloud.settle();
     await ok(central().del(`/v2.0/routers/${state.r1.id}`, USER), 204);
     assert.equal((await named('networks', `bridge_net_${PROJECT}`)).length, 1, 'r2 still needs the bridge');
@@ -184,7 +266,9 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     await cloud.settle();
 
     for (const name of ['RegionOne', 'RegionTwo']) {
-      const routers = (await inRegion(name, 'routers', '')).filter((r) => [state.r1.id, state.r2.id, `ns_router_${state.r1.id}`].includes(r.name));
+      const routers = (await inRegion(name, 'routers', '')).filter((r) =>
+        [state.r1.id, state.r2.id, state.local.router.id, `ns_router_${state.r1.id}`].includes(r.name),
+      );
       assert.deepEqual(routers, [], `no bottom router in ${name}`);
       assert.deepEqual(await inRegion(name, 'networks', `id=${state.bridge.net.id}`), [], `no bridge network in ${name}`);
       assert.deepEqual(await inRegion(name, 'ports', `network_id=${state.bridge.net.id}`), [], `no bridge port in ${name}`);
