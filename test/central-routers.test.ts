@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines } from './support/engines.js';
 import { closedPort } from './support/net.js';
-import { ADMIN } from './support/neutron-server.js';
+import { ADMIN, OTHER } from './support/neutron-server.js';
 import { ok, USER } from './support/region-cloud.js';
 import { CENTRAL_REGION, startTricircleCloud, type TricircleCloud } from './support/tricircle-cloud.js';
 import { until } from './support/xjob-processes.js';
@@ -164,6 +164,24 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     assert.deepEqual(await cloud.routings(router.id), []);
   });
 
+  it('makes one bridge network for concurrent interface adds of a new project’s routers', async () => {
+    const other = { ...OTHER, 'x-auth-token': 'token-of-other-user' };
+    const pairs = await Promise.all(
+      [1, 2, 3].map(async (i) => ({ router: await create('routers', { name: `c${i}` }, other), ...(await network(`c-net${i}`, `10.7.${i}.0/24`, {}, other)) })),
+    );
+    await Promise.all(pairs.map(({ router, subnet }) => ok(central().put(`/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id }, other))));
+    const [net, ...more] = await named('networks', `bridge_net_${OTHER['x-project-id']}`);
+    assert.deepEqual(more, []);
+    const [subnet] = await named('subnets', `bridge_subnet_${OTHER['x-project-id']}`);
+    assert.equal(subnet!.cidr, '100.0.1.0/24', 'the next /24 of the pool');
+    assert.equal(subnet!.network_id, net!.id);
+    for (const { router, subnet: own } of pairs) {
+      await ok(central().put(`/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: own.id }, other));
+      await ok(central().del(`/v2.0/routers/${router.id}`, other), 204);
+    }
+    assert.deepEqual(await named('networks', `bridge_net_${OTHER['x-project-id']}`), [], 'gone with the project’s last non-local router');
+  });
+
   it('sets a non-local router’s gateway through ns_router_<id> in the external network’s region', async () => {
     await cloud.stopXJob();
     const router = await setGateway(state.r1.id, { network_id: state.ext.net.id });
@@ -254,12 +272,16 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
   });
 
   it('deleting the routers leaves no bottom router, bridge port or bridge network anywhere', async () => {
-    await setGateway(state.r1.id, null);
     await removeInterface(state.r1.id, state.net1.subnet.id);
     await removeInterface(state.r2.id, state.net2.subnet.id);
     await removeInterface(state.local.router.id, state.local.subnet.id);
     await ok(central().del(`/v2.0/routers/${state.local.router.id}`, USER), 204);
     await cloud.settle();
+    // r1 keeps its gateway, and its north-south router has lost the bridge interface already (upstream's delete failed on that 404).
+    const [ns] = await inRegion('RegionTwo', 'routers', `name=ns_router_${state.r1.id}`);
+    const [bridgeInterface] = await inRegion('RegionTwo', 'ports', `device_id=${ns!.id}&device_owner=network:router_interface`);
+    await ok(region('RegionTwo').put(`/v2.0/routers/${ns!.id}`, { router: { routes: [] } }));
+    await ok(region('RegionTwo').put(`/v2.0/routers/${ns!.id}/remove_router_interface`, { port_id: bridgeInterface!.id }));
     await ok(central().del(`/v2.0/routers/${state.r1.id}`, USER), 204);
     assert.equal((await named('networks', `bridge_net_${PROJECT}`)).length, 1, 'r2 still needs the bridge');
     await ok(central().del(`/v2.0/routers/${state.r2.id}`, USER), 204);

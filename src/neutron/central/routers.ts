@@ -35,8 +35,16 @@ export function centralRouters(services: CentralServices): ResourceOperations {
       remove_router_interface: async (ctx, id, body) => {
         const router = await core.get(ctx, id);
         const info = await core.actions!.remove_router_interface!(ctx, id, body);
-        // router_setup finds no central interface on the network and removes the bottom one.
-        await castRouterSetup(services, ctx, router, String(info.network_id));
+        try {
+          // router_setup finds no central interface on the network and removes the bottom one.
+          await castRouterSetup(services, ctx, router, String(info.network_id));
+        } catch (err) {
+          // Back on the subnet (the removed port itself is gone), as upstream re-adds it.
+          await core.actions!.add_router_interface!(ctx, id, { subnet_id: info.subnet_id }).catch((undo: Error) =>
+            services.logger.error({ err: undo, router: id }, 'router interface not restored'),
+          );
+          throw err;
+        }
         return info;
       },
     },
@@ -212,11 +220,19 @@ async function setGateway(services: CentralServices, ctx: RequestContext, router
   await services.routings.record({ topId: subnetId, podId: place.podId, resourceType: 'subnet', bottomId: subnetId, projectId });
   const port = await bridgePort(services, ctx, projectId, bottomId, String(subnet.gateway_ip));
   await inRegion(services, place.region, async (neutron) => {
-    const { ports } = await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?device_id=${bottomId}&network_id=${networkId}`);
-    if (ports.some((p) => (p.fixed_ips as FixedIp[]).some((ip) => ip.subnet_id === subnetId))) return;
+    const attached = async () => {
+      const { ports } = await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?device_id=${bottomId}&network_id=${networkId}`);
+      return ports.some((p) => (p.fixed_ips as FixedIp[]).some((ip) => ip.subnet_id === subnetId));
+    };
+    if (await attached()) return;
     // Reading the port by id makes its copy (same id and address) in the region.
     await neutron.request('GET', `/v2.0/ports/${String(port.id)}`);
-    await neutron.request('PUT', `/v2.0/routers/${bottomId}/add_router_interface`, { port_id: port.id });
+    try {
+      await neutron.request('PUT', `/v2.0/routers/${bottomId}/add_router_interface`, { port_id: port.id });
+    } catch (err) {
+      // A concurrent gateway set attached it first.
+      if ((err as { status?: number }).status !== 409 || !(await attached())) throw err;
+    }
   });
 }
 
