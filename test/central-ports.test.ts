@@ -104,6 +104,8 @@ describe('central ports and security groups (sqlite)', () => {
       assert.equal(reply.status, 400, reply.text);
       assert.equal(reply.body.NeutronError.type, 'InvalidInput');
     }
+    const bulk = await central().post('/v2.0/ports', { ports: [body.port, { network_id: network.id }] }, USER);
+    assert.equal(bulk.status, 400, bulk.text);
     const unknownSubnet = await central().post(
       '/v2.0/ports',
       { port: { ...body.port, name: 'interface_RegionTwo_4d1bd7a6-0000-4000-8000-000000000000' } },
