@@ -234,6 +234,26 @@ describe('central ports and security groups (sqlite)', () => {
     assert.deepEqual(await cloud.settle(), []);
   });
 
+  it('sets up a non-local router in the region where a VM on one of its networks is bound', async () => {
+    const net2 = await central().network({ name: 'net2' }, USER);
+    const sub2 = (await ok(central().post('/v2.0/subnets', { subnet: { network_id: net2.id, ip_version: 4, cidr: '10.61.1.0/24' } }, USER), 201)).subnet;
+    const router = (await ok(central().post('/v2.0/routers', { router: { name: 'r1' } }, USER), 201)).router;
+    await ok(central().put(`/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: sub2.id }, USER));
+    assert.deepEqual(await cloud.settle(), []);
+    assert.equal((await ok(cloud.regions.RegionTwo!.neutron.get(`/v2.0/routers?name=${router.id}`))).routers.length, 0, 'no VM in RegionTwo yet');
+
+    await ok(cloud.regions.RegionTwo!.nova.boot('vm2', [{ uuid: net2.id }]), 202);
+    assert.deepEqual(await cloud.settle(), []);
+    assert.ok((await doneJobs(cloud, 'router_setup')).includes(`${cloud.podIds.RegionTwo}#${router.id}#${net2.id}`));
+    const [bottom] = (await ok(cloud.regions.RegionTwo!.neutron.get(`/v2.0/routers?name=${router.id}`))).routers as Json[];
+    const interfaces = (await ok(cloud.regions.RegionTwo!.neutron.get(`/v2.0/ports?device_id=${bottom!.id}&device_owner=network:router_interface`)))
+      .ports as Json[];
+    assert.deepEqual(
+      interfaces.map((p) => p.network_id),
+      [net2.id],
+    );
+  });
+
   it('refuses reads and deletes of a group being deleted', async () => {
     const group = (await ok(central().post('/v2.0/security-groups', { security_group: { name: 'doomed' } }, USER), 201)).security_group;
     const mark = { resource_id: group.id, resource_type: 'security_group', deleted_at: new Date().toISOString().slice(0, 19).replace('T', ' ') };
