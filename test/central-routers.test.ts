@@ -209,6 +209,22 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
     state.ns = ns;
   });
 
+  it('moves the north-south router when the gateway moves to an external network of another region', async () => {
+    const ext2 = await network('ext2', '163.3.125.0/24', { 'router:external': true, availability_zone_hints: ['RegionOne'] }, ADMIN);
+    const [gateway] = (await setGateway(state.r1.id, { network_id: ext2.net.id })).external_gateway_info.external_fixed_ips as Json[];
+    assert.deepEqual(await inRegion('RegionTwo', 'routers', `name=ns_router_${state.r1.id}`), [], 'gone from RegionTwo');
+    assert.deepEqual(await named('ports', `bridge_port_${PROJECT}_${state.ns.id}`), []);
+    const [ns] = await inRegion('RegionOne', 'routers', `name=ns_router_${state.r1.id}`);
+    assert.deepEqual(ns!.external_gateway_info.external_fixed_ips, [gateway]);
+    assert.equal((await inRegion('RegionOne', 'ports', `device_id=${ns!.id}&device_owner=network:router_interface`))[0]!.fixed_ips[0].ip_address, '100.0.0.1');
+    const [back] = (await setGateway(state.r1.id, { network_id: state.ext.net.id })).external_gateway_info.external_fixed_ips as Json[];
+    assert.deepEqual(await inRegion('RegionOne', 'routers', `name=ns_router_${state.r1.id}`), []);
+    [state.ns] = await inRegion('RegionTwo', 'routers', `name=ns_router_${state.r1.id}`);
+    assert.deepEqual(state.ns.external_gateway_info.external_fixed_ips, [back]);
+    await ok(central().del(`/v2.0/subnets/${ext2.subnet.id}`), 204);
+    await ok(central().del(`/v2.0/networks/${ext2.net.id}`), 204);
+  });
+
   it('clearing the gateway removes the north-south router and its bridge port', async () => {
     const router = await setGateway(state.r1.id, null);
     assert.equal(router.external_gateway_info, null);
