@@ -46,8 +46,8 @@ describe('central ports and security groups (sqlite)', () => {
     network = await central().network({ name: 'net1' }, USER);
     subnet = (await ok(central().post('/v2.0/subnets', { subnet: { network_id: network.id, ip_version: 4, cidr: '10.60.1.0/24' } }, USER), 201)).subnet;
     const server = (await ok(cloud.regions.RegionOne!.nova.boot('vm1', [{ uuid: network.id }]), 202)).server;
-    [port] = (await ok(central().get(`/v2.0/ports?device_id=${server.id}`))).ports as Json[];
-    defaultGroup = (port!.security_groups as string[])[0]!;
+    port = ((await ok(central().get(`/v2.0/ports?device_id=${server.id}`))).ports as Json[])[0]!;
+    defaultGroup = (port.security_groups as string[])[0]!;
   });
   after(() => cloud.close());
 
