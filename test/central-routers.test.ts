@@ -239,11 +239,11 @@ describe('central routers, gateways, floating IPs and the bridge network (sqlite
 
   it('a region that cannot be reached fails the gateway (BottomPodOperationFailure) and leaves the router as it was', async () => {
     const endpoint = () => cloud.db.kysely.updateTable('cached_endpoints').where('pod_id', '=', cloud.podIds.RegionTwo!);
-    const [{ service_url: url }] = await cloud.db.kysely
+    const { service_url: url } = await cloud.db.kysely
       .selectFrom('cached_endpoints')
       .select('service_url')
       .where('pod_id', '=', cloud.podIds.RegionTwo!)
-      .execute();
+      .executeTakeFirstOrThrow();
     await cloud.settle();
     await cloud.stopXJob();
     await endpoint()
