@@ -130,6 +130,17 @@ describe('central ports and security groups (sqlite)', () => {
     const now = (await ok(central().get(`/v2.0/ports/${port.id}`))).port;
     assert.deepEqual([now.fixed_ips, now.mac_address], [port.fixed_ips, port.mac_address]);
 
+    // A region that cannot take the change: central keeps what it had.
+    await cloud.stopNeutron('RegionOne');
+    try {
+      const down = await central().put(`/v2.0/ports/${port.id}`, { port: { description: 'lost' } }, USER);
+      assert.equal(down.status, 502, down.text);
+      assert.equal(down.body.NeutronError.type, 'BottomPodOperationFailure');
+    } finally {
+      await cloud.restartNeutron('RegionOne');
+    }
+    assert.equal((await ok(central().get(`/v2.0/ports/${port.id}`))).port.description, 'web server');
+
     const unknownRegion = await central().put(`/v2.0/ports/${port.id}`, { port: { 'binding:profile': { region: 'Nowhere', device: 'compute:nova' } } });
     assert.equal(unknownRegion.status, 400, unknownRegion.text);
     assert.equal((await ok(central().get(`/v2.0/ports/${port.id}`))).port['binding:profile'].region, 'RegionOne', 'the binding stays');
