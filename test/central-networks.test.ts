@@ -37,7 +37,7 @@ describe('central networks and subnets (sqlite)', () => {
   });
   after(() => cloud.close());
 
-  it('checks hints against the pods: a region or an AZ name, shown to admins as regions', async () => {
+  it('checks hints against the pods: a region or an AZ name, shown as region names', async () => {
     const before = (await ok(central().get('/v2.0/networks'))).networks.length;
     await refused(central().post('/v2.0/networks', { network: { name: 'x', availability_zone_hints: ['az9'] } }, USER), 404, 'AvailabilityZoneNotFound');
     await refused(
@@ -49,12 +49,19 @@ describe('central networks and subnets (sqlite)', () => {
 
     const byAz = await central().network({ name: 'in-az1', availability_zone_hints: ['az1'] }, USER);
     const byRegion = await central().network({ name: 'in-region-two', availability_zone_hints: ['RegionTwo'] }, USER);
-    assert.deepEqual(byAz.availability_zone_hints, ['az1'], 'a member sees the hints as given');
-    assert.deepEqual((await ok(central().get(`/v2.0/networks/${byAz.id}`))).network.availability_zone_hints, ['RegionOne']);
-    assert.deepEqual((await ok(central().get(`/v2.0/networks/${byRegion.id}`))).network.availability_zone_hints, ['RegionTwo']);
-    const listed = (await ok(central().get(`/v2.0/networks?id=${byAz.id}&id=${byRegion.id}`))).networks as Json[];
-    assert.deepEqual(listed.map((n) => n.availability_zone_hints).sort(), [['RegionOne'], ['RegionTwo']]);
+    assert.deepEqual(byAz.availability_zone_hints, ['RegionOne'], 'the AZ is shown as its region');
+    for (const headers of [ADMIN, USER]) {
+      assert.deepEqual((await ok(central().get(`/v2.0/networks/${byAz.id}`, headers))).network.availability_zone_hints, ['RegionOne']);
+      const listed = (await ok(central().get(`/v2.0/networks?id=${byAz.id}&id=${byRegion.id}`, headers))).networks as Json[];
+      assert.deepEqual(listed.map((n) => n.availability_zone_hints).sort(), [['RegionOne'], ['RegionTwo']]);
+    }
+    // The AZ's region may hold a member's network hinted with the AZ; another region may not.
+    const subnet = await subnetOn(byAz.id, '10.72.1.0/24');
+    await ok(local('RegionOne').get(`/v2.0/subnets/${subnet.id}`, USER));
+    await ok(local('RegionTwo').get(`/v2.0/networks/${byAz.id}`, USER), 404);
+
     for (const id of [byAz.id, byRegion.id]) await ok(central().del(`/v2.0/networks/${id}`, USER), 204);
+    assert.deepEqual((await ok(local('RegionOne').get('/v2.0/networks'))).networks, [], 'the copy went with the network');
   });
 
   it('copies an external network and its subnet into the hinted region at once, with the same ids and gateway', async () => {
@@ -107,6 +114,43 @@ describe('central networks and subnets (sqlite)', () => {
     }
     assert.equal((await ok(central().get('/v2.0/networks'))).networks.length, before, 'the central network went again');
     assert.deepEqual(await ok(local('RegionTwo').get('/v2.0/networks')).then((b) => b.networks), []);
+
+    // A subnet the region cannot copy goes again too.
+    const ext = await central().network({ name: 'e', 'router:external': true, availability_zone_hints: ['RegionTwo'] });
+    await cloud.stopNeutron('RegionTwo');
+    try {
+      const body = { subnet: { network_id: ext.id, ip_version: 4, cidr: '163.4.0.0/24', enable_dhcp: false } };
+      await refused(central().post('/v2.0/subnets', body), 502, 'BottomPodOperationFailure');
+    } finally {
+      await cloud.restartNeutron('RegionTwo');
+    }
+    assert.deepEqual((await ok(central().get(`/v2.0/networks/${ext.id}`))).network.subnets, []);
+    assert.deepEqual((await ok(local('RegionTwo').get(`/v2.0/subnets?network_id=${ext.id}`))).subnets, []);
+    await ok(central().del(`/v2.0/networks/${ext.id}`), 204);
+  });
+
+  it('hides a network or subnet being deleted from every reader, so no region copies it back, and refuses a second delete', async () => {
+    const network = await central().network({ name: 'guarded' }, USER);
+    const subnet = await subnetOn(network.id, '10.73.1.0/24');
+    // The mark a delete holds while it removes the region copies (left behind here as by a crashed deleter).
+    const mark = (id: string, type: string) =>
+      cloud.db.kysely
+        .insertInto('deleting_resources')
+        .values({ resource_id: id, resource_type: type, deleted_at: new Date().toISOString().slice(0, 19).replace('T', ' ') })
+        .execute();
+    await mark(network.id, 'network');
+    await mark(subnet.id, 'subnet');
+    await refused(central().get(`/v2.0/networks/${network.id}`, USER), 404, 'NetworkNotFound');
+    await refused(central().get(`/v2.0/subnets/${subnet.id}`, USER), 404, 'SubnetNotFound');
+    await refused(local('RegionOne').get(`/v2.0/networks/${network.id}`, USER), 404, 'NetworkNotFound');
+    await refused(local('RegionOne').get(`/v2.0/subnets/${subnet.id}`, USER), 404, 'SubnetNotFound');
+    await refused(central().del(`/v2.0/networks/${network.id}`, USER), 409, 'ResourceIsInDeleting');
+    assert.deepEqual((await ok(local('RegionOne').get('/v2.0/networks'))).networks, [], 'nothing copied');
+
+    await cloud.db.kysely.deleteFrom('deleting_resources').execute();
+    await ok(central().get(`/v2.0/networks/${network.id}`, USER));
+    await ok(central().del(`/v2.0/networks/${network.id}`, USER), 204);
+    assert.deepEqual(await cloud.db.kysely.selectFrom('deleting_resources').selectAll().execute(), [], 'a delete removes its mark');
   });
 
   describe('a network stretched over both regions', () => {
@@ -235,15 +279,32 @@ describe('central networks and subnets (sqlite)', () => {
     });
   });
 
-  it('deletes a copy a region made on a read, before any binding gave it a routing row', async () => {
+  it('updates and deletes the copy a region made on a read, before any binding gave it a routing row; DHCP turned on and off', async () => {
     const network = await central().network({ name: 'read-only' }, USER);
-    const subnet = await subnetOn(network.id, '10.71.1.0/24');
+    const subnet = await subnetOn(network.id, '10.71.1.0/24', USER, { enable_dhcp: false });
     // A member's GET in RegionTwo copies the network and subnet there (and makes the region's gateway port).
     await ok(local('RegionTwo').get(`/v2.0/networks/${network.id}`, USER));
     await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`));
     await ok(central().put(`/v2.0/subnets/${subnet.id}`, { subnet: { description: 'seen' } }, USER));
     assert.deepEqual(await cloud.settle(), []);
     assert.equal((await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`))).subnet.description, 'seen');
+
+    // DHCP turned on: one central DHCP port, which the region copies; turned off, the port stays.
+    assert.deepEqual(await portsNamed(`dhcp_port_${subnet.id}`), []);
+    await ok(central().put(`/v2.0/subnets/${subnet.id}`, { subnet: { enable_dhcp: true } }, USER));
+    assert.deepEqual(await cloud.settle(), []);
+    const [dhcp, ...more] = await portsNamed(`dhcp_port_${subnet.id}`);
+    assert.deepEqual(more, [], 'one DHCP port');
+    assert.equal((await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`))).subnet.enable_dhcp, true);
+    const regionDhcp = (await ok(local('RegionTwo').get(`/v2.0/ports?network_id=${network.id}&device_owner=network:dhcp`))).ports as Json[];
+    assert.deepEqual(
+      regionDhcp.map((p) => [p.id, p.fixed_ips]),
+      [[dhcp!.id, dhcp!.fixed_ips]],
+    );
+    await ok(central().put(`/v2.0/subnets/${subnet.id}`, { subnet: { enable_dhcp: false } }, USER));
+    assert.deepEqual(await cloud.settle(), []);
+    assert.equal((await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`))).subnet.enable_dhcp, false);
+    assert.equal((await portsNamed(`dhcp_port_${subnet.id}`)).length, 1, 'the DHCP port stays');
 
     await ok(central().del(`/v2.0/networks/${network.id}`, MEMBER), 204);
     await ok(local('RegionTwo').get(`/v2.0/networks/${network.id}`), 404);

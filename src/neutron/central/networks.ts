@@ -9,7 +9,7 @@ import { copyPods, deleteRegionCopy, isReservedPort, removeReservedPorts } from 
 
 // The central role's networks (reference §3.3): external networks are pinned to the region of
 // their first hint and copied there at once; updates reach the region copies through
-// update_network; deletes remove every copy first. Admins see hints as region names.
+// update_network; deletes remove every copy first. Hints are shown as region names.
 
 const PROVIDER = ['provider:network_type', 'provider:physical_network', 'provider:segmentation_id'];
 const COPY_TYPES = ['network', 'shadow_network'];
@@ -21,9 +21,14 @@ function asRegions(hints: string[], regionPods: Pod[]): string[] {
   return [...new Set(hints.flatMap((hint) => regionPods.filter((pod) => pod.region_name === hint || pod.az_name === hint).map((pod) => pod.region_name)))];
 }
 
-/** A network as the caller gets it: admins see its hints as region names. */
-async function shown(services: CentralServices, ctx: RequestContext, networks: Resource[]): Promise<Resource[]> {
-  if (!ctx.isAdmin || !networks.some((n) => hintsOf(n).length)) return networks;
+/**
+ * Networks as callers get them: hints as region names. Upstream converts them for admins only,
+ * but a region's Neutron decides whether it may hold a network by finding its region name in
+ * the hints as its caller sees them, so a member's network hinted with an AZ name could not be
+ * used in that AZ's regions.
+ */
+async function shown(services: CentralServices, networks: Resource[]): Promise<Resource[]> {
+  if (!networks.some((n) => hintsOf(n).length)) return networks;
   const regionPods = await services.zones.regionPods();
   return networks.map((n) => (hintsOf(n).length ? { ...n, availability_zone_hints: asRegions(hintsOf(n), regionPods) } : n));
 }
@@ -84,12 +89,12 @@ export function centralNetworks(services: CentralServices): ResourceOperations {
   return wrapOperations(networks, {
     async list(ctx, query) {
       const page = await networks.list(ctx, query);
-      return { ...page, items: await shown(services, ctx, page.items) };
+      return { ...page, items: await shown(services, page.items) };
     },
     async get(ctx, id) {
       // A region reading a network being deleted must not copy it back.
       if (await isDeleting(services, 'network', id)) throw new ApiError('NetworkNotFound', NETWORK.notFoundMessage(id));
-      return (await shown(services, ctx, [await networks.get(ctx, id)]))[0]!;
+      return (await shown(services, [await networks.get(ctx, id)]))[0]!;
     },
     async create(ctx, items) {
       const external = (item: Resource) => item['router:external'] === true;
@@ -110,7 +115,7 @@ export function centralNetworks(services: CentralServices): ResourceOperations {
         }
         throw err;
       }
-      return shown(services, ctx, created);
+      return shown(services, created);
     },
     async update(ctx, id, changes) {
       const current = await networks.get(ctx, id);
@@ -124,7 +129,7 @@ export function centralNetworks(services: CentralServices): ResourceOperations {
       if ((await copyPods(services, id, COPY_TYPES, ports, (updated.subnets as string[] | undefined) ?? [])).length) {
         await castJob(services, { ...ctx, projectId: String(updated.project_id) }, 'update_network', { pod_id: NOT_SPECIFIED_POD, network_id: id });
       }
-      return (await shown(services, ctx, [updated]))[0]!;
+      return (await shown(services, [updated]))[0]!;
     },
     delete: (ctx, id) => whileDeleting(services, 'network', id, () => deleteNetwork(services, ctx, id)),
   });

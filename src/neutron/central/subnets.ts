@@ -11,6 +11,7 @@ import {
 } from '../../tricircle/index.js';
 import type { RegionNeutron } from '../../xjob/index.js';
 import { wrapOperations, type Resource, type ResourceOperations } from '../core/plugin.js';
+import { AUTO_DELETE_PORT_OWNERS, ROUTER_INTERFACE_OWNERS, isAutoAddress } from '../core/subnet-rules.js';
 import { SUBNET } from '../resources/subnet.js';
 import { reservedPort } from './reserved-ports.js';
 import { asAdmin, castJob, inRegion, isDeleting, listAll, unlessGone, whileDeleting, type CentralServices } from './services.js';
@@ -147,7 +148,10 @@ async function deleteSubnet(services: CentralServices, ctx: RequestContext, id: 
   const ports = await listAll(services.core.ports!, asAdmin(ctx), { network_id: [networkId] });
   const regionPods = await services.zones.regionPods();
   // Checked before any region is touched: the core would refuse only after the copies were gone.
-  const holders = ports.filter((p) => fixedIpsOf(p).some((f) => f.subnet_id === id) && p.device_owner !== DHCP_OWNER && !isReservedPort(p, [id], regionPods));
+  // The core's rule (a router interface always holds; other service ports and SLAAC addresses do not), reserved ports apart.
+  const holds = (p: Resource) =>
+    ROUTER_INTERFACE_OWNERS.includes(String(p.device_owner)) || (!isAutoAddress(subnet) && !AUTO_DELETE_PORT_OWNERS.includes(String(p.device_owner)));
+  const holders = ports.filter((p) => fixedIpsOf(p).some((f) => f.subnet_id === id) && !isReservedPort(p, [id], regionPods) && holds(p));
   if (holders.length)
     throw new ApiError('SubnetInUse', `Unable to complete operation on subnet ${id}: One or more ports have an IP allocation from this subnet.`);
   for (const pod of await copyPods(services, id, ['subnet', 'shadow_subnet'], ports, [id])) {
