@@ -129,6 +129,24 @@ describe('central networks and subnets (sqlite)', () => {
     await ok(central().del(`/v2.0/networks/${ext.id}`), 204);
   });
 
+  it('refuses an external flat network whose physical network the region already uses, with FlatNetworkInUse and nothing left', async () => {
+    const flat = { 'provider:network_type': 'flat', 'provider:physical_network': 'extern' };
+    // The region's own network on that physical network, made there directly.
+    const taken = (await ok(local('RegionTwo').post('/v2.0/networks', { network: { name: 'region-own', ...flat } }), 201)).network;
+    const before = (await ok(central().get('/v2.0/networks'))).networks.length;
+    await refused(
+      central().post('/v2.0/networks', { network: { name: 'ext-flat', 'router:external': true, availability_zone_hints: ['RegionTwo'], ...flat } }),
+      409,
+      'FlatNetworkInUse',
+    );
+    assert.equal((await ok(central().get('/v2.0/networks'))).networks.length, before);
+    assert.deepEqual(
+      ((await ok(local('RegionTwo').get('/v2.0/networks'))).networks as Json[]).map((n) => n.id),
+      [taken.id],
+    );
+    await ok(local('RegionTwo').del(`/v2.0/networks/${taken.id}`), 204);
+  });
+
   it('hides a network or subnet being deleted from every reader, so no region copies it back, and refuses a second delete', async () => {
     const network = await central().network({ name: 'guarded' }, USER);
     const subnet = await subnetOn(network.id, '10.73.1.0/24');
@@ -306,7 +324,15 @@ describe('central networks and subnets (sqlite)', () => {
     assert.equal((await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`))).subnet.enable_dhcp, false);
     assert.equal((await portsNamed(`dhcp_port_${subnet.id}`)).length, 1, 'the DHCP port stays');
 
+    // What the region holds on the copy that central does not know (a bottom router's interface and a port a
+    // job has not removed yet) would refuse the region's delete: it is cleared first.
+    const router = (await ok(local('RegionTwo').post('/v2.0/routers', { router: { name: 'bottom' } }), 201)).router;
+    await ok(local('RegionTwo').put(`/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id }));
+    await ok(local('RegionTwo').post('/v2.0/ports', { port: { network_id: network.id, name: 'stray' } }), 201);
+
     await ok(central().del(`/v2.0/networks/${network.id}`, MEMBER), 204);
+    assert.deepEqual((await ok(local('RegionTwo').get(`/v2.0/ports?device_id=${router.id}`))).ports, [], 'the interface went');
+    await ok(local('RegionTwo').del(`/v2.0/routers/${router.id}`), 204);
     await ok(local('RegionTwo').get(`/v2.0/networks/${network.id}`), 404);
     await ok(local('RegionTwo').get(`/v2.0/subnets/${subnet.id}`), 404);
     assert.deepEqual(await portsNamed(`interface_RegionTwo_${subnet.id}`), []);
