@@ -115,6 +115,29 @@ describe('central L3 under faults (sqlite)', () => {
     assert.equal(bottom.length, 1, JSON.stringify(bottom));
     assert.equal(bottom[0]!.port_id, two.portId);
   });
+  it('gives a second router of the project with a gateway in the same region its own north-south router and default route', async () => {
+    const ext = await build.externalNetwork('RegionTwo', '163.5.0.0/16');
+    const routes = async (routerId: string) => {
+      const [bottom] = await bottomRouters(cloud, 'RegionOne', routerId);
+      return (await expectStatus(cloud.regions.RegionOne!.neutron.get(`/v2.0/routers/${bottom!.id}`), 200)).router.routes as Json[];
+    };
+    const nextHops = [];
+    for (const n of [1, 2]) {
+      const served = await build.servedNetwork('RegionOne');
+      const router = await build.router();
+      await build.attach(router.id, served.subnet.id);
+      await build.setGateway(router.id, ext.network.id);
+      assert.deepEqual(await cloud.settle(), [], `router ${n}`);
+      const [ns, ...more] = (await expectStatus(cloud.regions.RegionTwo!.neutron.get(`/v2.0/routers?name=ns_router_${router.id}`), 200)).routers as Json[];
+      assert.equal(more.length, 0);
+      const nsBridge = (await expectStatus(cloud.regions.RegionTwo!.neutron.get(`/v2.0/ports?device_id=${ns!.id}&device_owner=network:router_interface`), 200))
+        .ports[0].fixed_ips[0].ip_address as string;
+      const defaultRoute = (await routes(router.id)).find((route) => route.destination === '0.0.0.0/0');
+      assert.equal(defaultRoute?.nexthop, nsBridge, `router ${n} goes north-south through its own NS router`);
+      nextHops.push(nsBridge);
+    }
+    assert.notEqual(nextHops[0], nextHops[1]);
+  });
 });
 
 describe('central L3 with a killed xjob process (postgres)', { skip: postgres!.skip }, () => {

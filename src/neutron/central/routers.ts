@@ -218,7 +218,13 @@ async function setGateway(services: CentralServices, ctx: RequestContext, router
   });
   await services.routings.record({ topId: networkId, podId: place.podId, resourceType: 'network', bottomId: networkId, projectId });
   await services.routings.record({ topId: subnetId, podId: place.podId, resourceType: 'subnet', bottomId: subnetId, projectId });
-  const port = await bridgePort(services, ctx, projectId, bottomId, String(subnet.gateway_ip));
+  // The project's first NS router takes the bridge gateway address (100.0.0.1, as upstream); another
+  // router of the project with a gateway gets any other address, where upstream failed.
+  // configure_route reads the next hop from the NS router's own port, so either works.
+  const port = await bridgePort(services, ctx, projectId, bottomId, String(subnet.gateway_ip)).catch((err: unknown) => {
+    if (!(err instanceof ApiError && err.type === 'IpAddressAlreadyAllocated')) throw err;
+    return bridgePort(services, ctx, projectId, bottomId);
+  });
   await inRegion(services, place.region, async (neutron) => {
     const attached = async () => {
       const { ports } = await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?device_id=${bottomId}&network_id=${networkId}`);
