@@ -1,6 +1,6 @@
 import { SHADOW_OWNER } from '../../tricircle/index.js';
 import type { JobRunContext } from '../handler.js';
-import { ROUTER_GATEWAY, ROUTER_INTERFACE, addressRange, centralApi, firstIpv4, regionApi, type Json, type NeutronApi } from './regions.js';
+import { ROUTER_GATEWAY, ROUTER_INTERFACE, addressRange, centralApi, firstIpv4, regionApi, whileRouterExists, type Json, type NeutronApi } from './regions.js';
 
 // configure_route {router_id} (reference §5.4): the extra routes that join a non-local
 // router's copies. Each east-west copy reaches the VMs behind the other copies by /32 routes
@@ -28,17 +28,18 @@ export async function configureRoute(ctx: JobRunContext): Promise<void> {
   const router = await central.find('routers', ctx.resource.router_id!);
   if (!router) return;
   const inBridge = addressRange(ctx.services.config.client.bridge_cidr);
-  const rows = await ctx.services.routings.mappings(String(router.id), ['router', 'ns_router']);
-  const routers: BottomRouter[] = [];
-  for (const row of rows) {
-    const region = await regionApi(ctx, (await ctx.services.pods.get(row.pod_id)).region_name);
-    routers.push(await inspect(region, row.bottom_id!, row.resource_type === 'ns_router', inBridge));
-  }
-  const ns = routers.find((r) => r.ns);
-  const eastWest = routers.filter((r) => !r.ns);
-  const hasGateway = Boolean(router.external_gateway_info);
-  for (const r of eastWest) await setRoutes(r, eastWestRoutes(r, eastWest, hasGateway ? ns?.bridgeIp : undefined));
-  if (ns) await setRoutes(ns, hasGateway ? northSouthRoutes(eastWest) : []);
+  await whileRouterExists(central, String(router.id), async () => {
+    const routers: BottomRouter[] = [];
+    for (const row of await ctx.services.routings.mappings(String(router.id), ['router', 'ns_router'])) {
+      const region = await regionApi(ctx, (await ctx.services.pods.get(row.pod_id)).region_name);
+      routers.push(await inspect(region, row.bottom_id!, row.resource_type === 'ns_router', inBridge));
+    }
+    const ns = routers.find((r) => r.ns);
+    const eastWest = routers.filter((r) => !r.ns);
+    const hasGateway = Boolean(router.external_gateway_info);
+    for (const r of eastWest) await setRoutes(r, eastWestRoutes(r, eastWest, hasGateway ? ns?.bridgeIp : undefined));
+    if (ns) await setRoutes(ns, hasGateway ? northSouthRoutes(eastWest) : []);
+  });
 }
 
 /** A bottom router's bridge address and the VMs behind its other interfaces. */

@@ -1,6 +1,6 @@
 import { BlockList, isIPv6 } from 'node:net';
 import type { Pod } from '../../tricircle/index.js';
-import type { JobRunContext, RegionNeutron } from '../handler.js';
+import { JobFailure, type JobRunContext, type RegionNeutron } from '../handler.js';
 
 // What the L3 handlers share: a Neutron (central or a region's) as JSON collections, and
 // which region a router or an external network lives in.
@@ -85,6 +85,20 @@ export async function centralApi(ctx: JobRunContext): Promise<NeutronApi> {
 /** A region's Neutron for a run, as the admin. */
 export async function regionApi(ctx: JobRunContext, region: string): Promise<NeutronApi> {
   return new NeutronApi(await ctx.clients.neutron(region), ctx.signal);
+}
+
+/**
+ * Runs the reconciliation of a router's copies. A region answering 404 under it means the
+ * router is being deleted (done, once central has no such router) or a race worth retrying.
+ */
+export async function whileRouterExists(central: NeutronApi, routerId: string, work: () => Promise<void>): Promise<void> {
+  try {
+    await work();
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+    if (!(await central.find('routers', routerId))) return;
+    throw new JobFailure(`A region resource of router ${routerId} vanished during the run`, true, { cause: err });
+  }
 }
 
 const hintsOf = (resource: Json) => (resource.availability_zone_hints as string[] | undefined) ?? [];

@@ -13,6 +13,7 @@ import {
   type FixedIp,
   type Json,
   type NeutronApi,
+  whileRouterExists,
 } from './regions.js';
 
 // router_setup {pod_id, router_id, network_id} (reference §5.4): makes one region's copy of a
@@ -50,10 +51,12 @@ export async function routerSetup(ctx: JobRunContext): Promise<void> {
   // A local router has no copy outside its region, whatever networks it reaches.
   if (localRegion !== null && localRegion !== regionName) return;
   const setup: Setup = { ctx, central, region: await regionApi(ctx, regionName), regionName, podId, router, networkId, local: localRegion !== null };
-  const bottomId = await bottomRouter(setup);
-  if (!setup.local) await bridgeGateway(setup, bottomId);
-  await interfaces(setup, bottomId);
-  if (router.external_gateway_info) await floatingIps(setup);
+  await whileRouterExists(central, routerId, async () => {
+    const bottomId = await bottomRouter(setup);
+    if (!setup.local) await bridgeGateway(setup, bottomId);
+    await interfaces(setup, bottomId);
+    if (router.external_gateway_info) await floatingIps(setup);
+  });
   if (!setup.local) await ctx.services.jobs.registerNow({ projectId: ctx.projectId }, 'configure_route', { router_id: routerId });
 }
 
@@ -196,8 +199,9 @@ async function floatingIps(setup: Setup): Promise<void> {
   const extPod = extNet && (await externalNetworkPod(ctx, extNet));
   if (!extPod) return;
   const ext = await regionApi(ctx, extPod.region_name);
-  const wanted = await central.list('floatingips', { floating_network_id: extNetId });
+  // The region first: a bottom floating IP listed here was made from a central state older than the one read next.
   const existing = await ext.list('floatingips', { floating_network_id: extNetId });
+  const wanted = await central.list('floatingips', { floating_network_id: extNetId });
   const bound = async (portId: string) => (await ctx.services.routings.podsOf(portId, ['port']))[0];
 
   for (const fip of wanted) {
