@@ -5,9 +5,11 @@ import { ADMIN } from './support/neutron-server.js';
 import { USER } from './support/region-cloud.js';
 import { expectStatus, startTricircleCloud, type TricircleCloud, type TricircleCloudOptions } from './support/tricircle-cloud.js';
 
-// The single-gateway topology of upstream's smoke test (reference §9.2), end to end over real
-// HTTP: everything is asked of the central Neutron and the regions' computes only; the
-// regions' own Neutrons are read as an admin without a token, which copies nothing.
+// The single-gateway topology of upstream's smoke test (reference §9.2), then the cases of
+// router_setup and configure_route it does not reach (a stretched network's routes, a floating
+// IP moving between regions, a local router), end to end over real HTTP: everything is asked of
+// the central Neutron and the regions' computes only; the regions' own Neutrons are read as an
+// admin without a token, which copies nothing.
 
 type Json = Record<string, any>;
 type Route = { destination: string; nexthop: string };
@@ -19,31 +21,42 @@ const REGIONS = ['RegionOne', 'RegionTwo'];
 const sortRoutes = (routes: Route[]) => [...routes].sort((a, b) => a.destination.localeCompare(b.destination));
 const firstIp = (port: Json) => (port.fixed_ips as Array<{ ip_address: string }>)[0]!.ip_address;
 
-function singleGatewayTopology(name: string, engine: Engine | undefined, options: Omit<TricircleCloudOptions, 'engine'> = {}) {
-  describe(`the single-gateway topology (${name})`, { skip: engine?.skip }, () => {
-    let cloud: TricircleCloud;
-    const t: Json = {};
-    const central = () => cloud.centralNeutron;
-    const bottom = (region: string) => cloud.regions[region]!.neutron;
-    const list = async (region: string, path: string, key: string): Promise<Json[]> => (await expectStatus(bottom(region).get(path), 200))[key];
-    const created = async (path: string, key: string, body: Json, headers = USER): Promise<Json> =>
-      (await expectStatus(central().post(path, { [key]: body }, headers), 201))[key];
-    const noFailedJobs = async () => assert.deepEqual(await cloud.settle(60_000), [], 'no job FAILs');
-    const active = async (region: string, serverId: string) => {
+/** Calls on a cloud: the central API (as the member with a token by default), and reads of the regions' own Neutrons. */
+function calls(cloud: () => TricircleCloud) {
+  const central = () => cloud().centralNeutron;
+  const list = async (region: string, path: string, key: string): Promise<Json[]> => (await expectStatus(cloud().regions[region]!.neutron.get(path), 200))[key];
+  return {
+    central,
+    list,
+    created: async (path: string, key: string, body: Json, headers = USER): Promise<Json> =>
+      (await expectStatus(central().post(path, { [key]: body }, headers), 201))[key],
+    noFailedJobs: async () => assert.deepEqual(await cloud().settle(60_000), [], 'no job FAILs'),
+    active: async (region: string, serverId: string) => {
       for (let i = 0; i < 100; i++) {
-        const server = (await expectStatus(cloud.regions[region]!.nova.show(serverId), 200)).server;
+        const server = (await expectStatus(cloud().regions[region]!.nova.show(serverId), 200)).server;
         if (server.status === 'ACTIVE') return server;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       assert.fail(`server ${serverId} in ${region} never became ACTIVE`);
-    };
-    /** The region's copy of R (named after it), its ports and routes. */
-    const copyOfR = async (region: string) => {
-      const routers = await list(region, `/v2.0/routers?name=${t.router.id}`, 'routers');
-      assert.equal(routers.length, 1, `one copy of R in ${region}`);
+    },
+    /** A region's copy of a central router (named after it), its ports' first addresses and its routes. */
+    copyOf: async (region: string, routerId: string) => {
+      const routers = await list(region, `/v2.0/routers?name=${routerId}`, 'routers');
+      assert.equal(routers.length, 1, `one copy of ${routerId} in ${region}`);
       const ports = await list(region, `/v2.0/ports?device_id=${routers[0]!.id}`, 'ports');
       return { router: routers[0]!, ips: ports.map(firstIp) };
-    };
+    },
+    /** A central port's first address. */
+    addressOf: async (portId: string) => firstIp((await expectStatus(central().get(`/v2.0/ports/${portId}`), 200)).port),
+  };
+}
+
+function singleGatewayTopology(name: string, engine: Engine | undefined, options: Omit<TricircleCloudOptions, 'engine'> = {}) {
+  describe(`the single-gateway topology (${name})`, { skip: engine?.skip }, () => {
+    let cloud: TricircleCloud;
+    const t: Json = {};
+    const { central, list, created, noFailedJobs, active, copyOf, addressOf } = calls(() => cloud);
+    const copyOfR = (region: string) => copyOf(region, t.router.id);
 
     before(async () => {
       cloud = await startTricircleCloud({ engine: engine!, overrides: OVERRIDES, ...options });
@@ -120,8 +133,8 @@ function singleGatewayTopology(name: string, engine: Engine | undefined, options
     });
 
     it('routes each copy to the VM behind the other and out via the north-south router, which routes back', async () => {
-      const vm1Ip = firstIp(await expectStatus(central().get(`/v2.0/ports/${t.port1.id}`), 200).then((b) => b.port));
-      const vm2Ip = firstIp(await expectStatus(central().get(`/v2.0/ports/${t.port2.id}`), 200).then((b) => b.port));
+      const vm1Ip = await addressOf(t.port1.id);
+      const vm2Ip = await addressOf(t.port2.id);
       const one = await copyOfR('RegionOne');
       const two = await copyOfR('RegionTwo');
       assert.deepEqual(sortRoutes(one.router.routes), [
@@ -198,6 +211,110 @@ function singleGatewayTopology(name: string, engine: Engine | undefined, options
     });
   });
 }
+
+describe('router_setup and configure_route beyond the single-gateway topology (sqlite)', { skip: sqlite?.skip }, () => {
+  let cloud: TricircleCloud;
+  const t: Json = {};
+  const { central, list, created, noFailedJobs, active, copyOf, addressOf } = calls(() => cloud);
+  const serverOn = async (region: string, portId: string) =>
+    active(region, (await expectStatus(cloud.regions[region]!.nova.boot(`vm-${portId.slice(0, 8)}`, [{ port: portId }]), 202)).server.id);
+  const networkWithSubnet = async (name: string, cidr: string, attrs: Json = {}) => {
+    const network = await created('/v2.0/networks', 'network', { name, ...attrs });
+    const subnet = await created('/v2.0/subnets', 'subnet', { network_id: network.id, ip_version: 4, cidr });
+    return { network, subnet };
+  };
+  const port = (networkId: string) => created('/v2.0/ports', 'port', { network_id: networkId });
+  const bottomFips = async () => (await list('RegionTwo', '/v2.0/floatingips', 'floatingips')).map((f) => [f.floating_ip_address, f.port_id]);
+
+  before(async () => {
+    cloud = await startTricircleCloud({ engine: sqlite!, overrides: OVERRIDES });
+    t.ext = await created(
+      '/v2.0/networks',
+      'network',
+      { name: 'ext', 'router:external': true, 'provider:network_type': 'vlan', 'provider:physical_network': 'extern', availability_zone_hints: ['RegionTwo'] },
+      ADMIN,
+    );
+    await created('/v2.0/subnets', 'subnet', { network_id: t.ext.id, ip_version: 4, cidr: '163.3.125.0/24', enable_dhcp: false }, ADMIN);
+  });
+  after(() => cloud?.close());
+
+  it('adds no /32 routes for a CIDR a copy has VMs in itself (a stretched network is reached over L2)', async () => {
+    t.router = await created('/v2.0/routers', 'router', { name: 'r' });
+    await expectStatus(central().put(`/v2.0/routers/${t.router.id}`, { router: { external_gateway_info: { network_id: t.ext.id } } }, ADMIN), 200);
+    t.a = await networkWithSubnet('stretched', '10.1.0.0/24');
+    t.b = await networkWithSubnet('two-only', '10.2.0.0/24');
+    t.a1 = await port(t.a.network.id);
+    t.a2 = await port(t.a.network.id);
+    t.b2 = await port(t.b.network.id);
+    await serverOn('RegionOne', t.a1.id);
+    await serverOn('RegionTwo', t.a2.id);
+    await serverOn('RegionTwo', t.b2.id);
+    for (const { subnet } of [t.a, t.b])
+      await expectStatus(central().put(`/v2.0/routers/${t.router.id}/add_router_interface`, { subnet_id: subnet.id }, USER), 200);
+    await noFailedJobs();
+    const one = await copyOf('RegionOne', t.router.id);
+    const two = await copyOf('RegionTwo', t.router.id);
+    const bridgeIp = (copy: { router: Json }) => copy.router.external_gateway_info.external_fixed_ips[0].ip_address as string;
+    assert.ok(!one.ips.some((ip) => ip.startsWith('10.2.')), 'the RegionTwo-only network has no interface in RegionOne');
+    assert.deepEqual(sortRoutes(one.router.routes), [
+      { destination: '0.0.0.0/0', nexthop: '100.0.0.1' },
+      { destination: `${await addressOf(t.b2.id)}/32`, nexthop: bridgeIp(two) },
+    ]);
+    assert.deepEqual(two.router.routes, [{ destination: '0.0.0.0/0', nexthop: '100.0.0.1' }], 'RegionTwo has VMs on 10.1.0.0/24 itself');
+    const [ns] = await list('RegionTwo', `/v2.0/routers?name=ns_router_${t.router.id}`, 'routers');
+    assert.deepEqual(
+      sortRoutes(ns!.routes),
+      sortRoutes([
+        { destination: `${await addressOf(t.a1.id)}/32`, nexthop: bridgeIp(one) },
+        { destination: `${await addressOf(t.a2.id)}/32`, nexthop: bridgeIp(two) },
+        { destination: `${await addressOf(t.b2.id)}/32`, nexthop: bridgeIp(two) },
+      ]),
+    );
+  });
+
+  it('follows a floating IP through association across regions, disassociation, re-associations and delete', async () => {
+    const fip = await created('/v2.0/floatingips', 'floatingip', { floating_network_id: t.ext.id, port_id: t.a1.id });
+    const address = fip.floating_ip_address as string;
+    await noFailedJobs();
+    assert.deepEqual(await bottomFips(), [[address, t.a1.id]]);
+    const [shadow] = await list('RegionTwo', `/v2.0/ports?id=${t.a1.id}`, 'ports');
+    assert.equal(shadow?.device_owner, 'compute:shadow', 'the RegionOne VM port has a shadow copy where the floating IP is');
+
+    await expectStatus(central().put(`/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: null } }, USER), 200);
+    await noFailedJobs();
+    assert.deepEqual(await bottomFips(), []);
+
+    await expectStatus(central().put(`/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: t.b2.id } }, USER), 200);
+    await noFailedJobs();
+    assert.deepEqual(await bottomFips(), [[address, t.b2.id]]);
+
+    // Straight from a port of the external network's region to one of RegionOne's, without a disassociation between.
+    await expectStatus(central().put(`/v2.0/floatingips/${fip.id}`, { floatingip: { port_id: t.a1.id } }, USER), 200);
+    await noFailedJobs();
+    assert.deepEqual(await bottomFips(), [[address, t.a1.id]]);
+
+    await expectStatus(central().del(`/v2.0/floatingips/${fip.id}`, USER), 204);
+    await noFailedJobs();
+    assert.deepEqual(await bottomFips(), []);
+  });
+
+  it('attaches a local network to a local router at the central gateway address in its region only', async () => {
+    const router = await created('/v2.0/routers', 'router', { name: 'local', availability_zone_hints: ['RegionOne'] });
+    const { network, subnet } = await networkWithSubnet('local-net', '10.3.0.0/24', { availability_zone_hints: ['RegionOne'] });
+    await expectStatus(central().put(`/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id }, USER), 200);
+    await noFailedJobs();
+    const copy = await copyOf('RegionOne', router.id);
+    assert.deepEqual(copy.ips, ['10.3.0.1'], 'the interface holds the central gateway address, and there is no bridge gateway');
+    const [regionSubnet] = await list('RegionOne', `/v2.0/subnets?id=${subnet.id}`, 'subnets');
+    assert.equal(regionSubnet?.gateway_ip, '10.3.0.1');
+    assert.deepEqual(await list('RegionTwo', `/v2.0/routers?name=${router.id}`, 'routers'), []);
+    assert.deepEqual(copy.router.routes, []);
+
+    await expectStatus(central().put(`/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subnet.id }, USER), 200);
+    await noFailedJobs();
+    assert.deepEqual(await list('RegionOne', `/v2.0/ports?device_id=${copy.router.id}&network_id=${network.id}`, 'ports'), []);
+  });
+});
 
 singleGatewayTopology('sqlite, xjob in process', sqlite);
 singleGatewayTopology('postgresql, 2 xjob processes', postgres, { xjob: { processes: 2 } });
