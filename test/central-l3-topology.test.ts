@@ -5,9 +5,9 @@ import { ADMIN } from './support/neutron-server.js';
 import { USER } from './support/region-cloud.js';
 import { expectStatus, startTricircleCloud, type TricircleCloud, type TricircleCloudOptions } from './support/tricircle-cloud.js';
 
-// The single-gateway topology of upstream's smoke test (reference §9.2), then the cases of
+// The single-gateway topology of upstream's smoke test (reference §9.2), the cases of
 // router_setup and configure_route it does not reach (a stretched network's routes, a floating
-// IP moving between regions, a local router), end to end over real HTTP: everything is asked of
+// IP moving between regions, a local router), and the multi-gateway topology (§9.3), end to end over real HTTP: everything is asked of
 // the central Neutron and the regions' computes only; the regions' own Neutrons are read as an
 // admin without a token, which copies nothing.
 
@@ -313,6 +313,101 @@ describe('router_setup and configure_route beyond the single-gateway topology (s
     await expectStatus(central().put(`/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subnet.id }, USER), 200);
     await noFailedJobs();
     assert.deepEqual(await list('RegionOne', `/v2.0/ports?device_id=${copy.router.id}&network_id=${network.id}`, 'ports'), []);
+  });
+});
+
+describe('the multi-gateway topology (sqlite)', { skip: sqlite?.skip }, () => {
+  // Reference §9.3: local routers with their own gateways hold the subnets' gateways; a
+  // non-local router joins the subnets through ports, so its copies reach the other region's
+  // VMs by /32 routes, and the VMs reach its copies through subnet host routes.
+  let cloud: TricircleCloud;
+  const t: Json = {};
+  const { central, list, created, noFailedJobs, active, copyOf, addressOf } = calls(() => cloud);
+  const put = (path: string, body: Json, headers = USER) => expectStatus(central().put(path, body, headers), 200);
+  const del = (path: string, headers = USER) => expectStatus(central().del(path, headers), 204);
+
+  before(async () => {
+    cloud = await startTricircleCloud({ engine: sqlite!, overrides: OVERRIDES });
+  });
+  after(() => cloud?.close());
+
+  it('builds two local routers with gateways and a non-local router on ports of their networks', async () => {
+    const external = async (name: string, region: string, provider: Json, cidr: string) => {
+      const network = await created('/v2.0/networks', 'network', { name, 'router:external': true, availability_zone_hints: [region], ...provider }, ADMIN);
+      await created('/v2.0/subnets', 'subnet', { network_id: network.id, ip_version: 4, cidr, enable_dhcp: false }, ADMIN);
+      return network;
+    };
+    t.ext1 = await external('ext-net1', 'RegionOne', { 'provider:network_type': 'vlan', 'provider:physical_network': 'bridge' }, '163.3.124.0/24');
+    t.ext2 = await external('ext-net2', 'RegionTwo', { 'provider:network_type': 'flat', 'provider:physical_network': 'extern' }, '163.3.125.0/24');
+    t.router1 = await created('/v2.0/routers', 'router', { name: 'router1', availability_zone_hints: ['RegionOne'] });
+    t.router2 = await created('/v2.0/routers', 'router', { name: 'router2', availability_zone_hints: ['RegionTwo'] });
+    t.router3 = await created('/v2.0/routers', 'router', { name: 'router3' });
+    for (const [i, region] of ['RegionOne', 'RegionTwo'].entries()) {
+      const n = i + 1;
+      t[`net${n}`] = await created('/v2.0/networks', 'network', { name: `net${n}`, availability_zone_hints: [region] });
+      t[`subnet${n}`] = await created('/v2.0/subnets', 'subnet', { network_id: t[`net${n}`].id, ip_version: 4, cidr: `10.0.${n}.0/24` });
+      await put(`/v2.0/routers/${t[`router${n}`].id}`, { router: { external_gateway_info: { network_id: t[`ext${n}`].id } } }, ADMIN);
+      await put(`/v2.0/routers/${t[`router${n}`].id}/add_router_interface`, { subnet_id: t[`subnet${n}`].id });
+      t[`vm${n}`] = (await expectStatus(cloud.regions[region]!.nova.boot(`vm${n}`, [{ uuid: t[`net${n}`].id }]), 202)).server;
+      await active(region, t[`vm${n}`].id);
+    }
+    // The local routers first: their copies make the subnets' gateways the central ones before router3 comes.
+    await noFailedJobs();
+    for (const n of [1, 2]) {
+      t[`inf${n}`] = await created('/v2.0/ports', 'port', { network_id: t[`net${n}`].id, name: `inf-net${n}` });
+      await put(`/v2.0/routers/${t.router3.id}/add_router_interface`, { port_id: t[`inf${n}`].id });
+    }
+    await noFailedJobs();
+  });
+
+  it('gives each local router its interface and gateway, and router3 a copy per region with /32 routes only', async () => {
+    const r1 = await copyOf('RegionOne', t.router1.id);
+    const r2 = await copyOf('RegionTwo', t.router2.id);
+    assert.deepEqual(r1.ips.sort(), ['10.0.1.1', r1.ips.find((ip) => ip.startsWith('163.3.124.'))].sort());
+    assert.deepEqual(r2.ips.sort(), ['10.0.2.1', r2.ips.find((ip) => ip.startsWith('163.3.125.'))].sort());
+    const three1 = await copyOf('RegionOne', t.router3.id);
+    const three2 = await copyOf('RegionTwo', t.router3.id);
+    const bridgeIp = (copy: { router: Json }) => copy.router.external_gateway_info.external_fixed_ips[0].ip_address as string;
+    const vmIp = async (n: number) => {
+      const [port] = await list(n === 1 ? 'RegionOne' : 'RegionTwo', `/v2.0/ports?device_id=${t[`vm${n}`].id}`, 'ports');
+      return addressOf(port!.id);
+    };
+    assert.deepEqual(three1.router.routes, [{ destination: `${await vmIp(2)}/32`, nexthop: bridgeIp(three2) }]);
+    assert.deepEqual(three2.router.routes, [{ destination: `${await vmIp(1)}/32`, nexthop: bridgeIp(three1) }]);
+    t.three = { RegionOne: three1, RegionTwo: three2 };
+  });
+
+  it("routes each region's subnet to the other region's CIDR through router3's copy (host routes)", async () => {
+    for (const [region, n, other] of [
+      ['RegionOne', 1, '10.0.2.0/24'],
+      ['RegionTwo', 2, '10.0.1.0/24'],
+    ] as const) {
+      const [subnet] = await list(region, `/v2.0/subnets?id=${t[`subnet${n}`].id}`, 'subnets');
+      const hop = (t.three[region].ips as string[]).find((ip) => ip.startsWith(`10.0.${n}.`));
+      assert.ok(hop && hop !== '10.0.1.1' && hop !== '10.0.2.1', `router3's copy in ${region} is not the gateway: ${hop}`);
+      assert.equal(subnet?.gateway_ip, `10.0.${n}.1`);
+      assert.deepEqual(subnet?.host_routes, [{ destination: other, nexthop: hop }]);
+    }
+  });
+
+  it('tears down with router3 last, leaving no router or network in any region', async () => {
+    for (const n of [1, 2]) await expectStatus(cloud.regions[n === 1 ? 'RegionOne' : 'RegionTwo']!.nova.remove(t[`vm${n}`].id), 204);
+    for (const n of [1, 2]) {
+      await put(`/v2.0/routers/${t[`router${n}`].id}`, { router: { external_gateway_info: null } }, ADMIN);
+      await put(`/v2.0/routers/${t[`router${n}`].id}/remove_router_interface`, { subnet_id: t[`subnet${n}`].id });
+      // Neutron deletes an interface's port with the interface, a port the user made too.
+      await put(`/v2.0/routers/${t.router3.id}/remove_router_interface`, { port_id: t[`inf${n}`].id });
+    }
+    await noFailedJobs();
+    for (const n of [1, 2]) await del(`/v2.0/routers/${t[`router${n}`].id}`);
+    await del(`/v2.0/routers/${t.router3.id}`);
+    for (const n of [1, 2]) await del(`/v2.0/networks/${t[`net${n}`].id}`);
+    for (const n of [1, 2]) await del(`/v2.0/networks/${t[`ext${n}`].id}`, ADMIN);
+    await noFailedJobs();
+    for (const region of REGIONS) {
+      assert.deepEqual(await list(region, '/v2.0/routers', 'routers'), [], `no router left in ${region}`);
+      assert.deepEqual(await list(region, '/v2.0/networks', 'networks'), [], `no network left in ${region}`);
+    }
   });
 });
 
