@@ -7,12 +7,12 @@ import {
   centralPod,
   externalNetworkPod,
   firstIpv4,
-  isNotFound,
   localRouterRegion,
   regionApi,
   type FixedIp,
   type Json,
   type NeutronApi,
+  unlessGone,
   whileRouterExists,
 } from './regions.js';
 
@@ -52,9 +52,13 @@ export async function routerSetup(ctx: JobRunContext): Promise<void> {
   if (localRegion !== null && localRegion !== regionName) return;
   const setup: Setup = { ctx, central, region: await regionApi(ctx, regionName), regionName, podId, router, networkId, local: localRegion !== null };
   await whileRouterExists(central, routerId, async () => {
-    const bottomId = await bottomRouter(setup);
-    if (!setup.local) await bridgeGateway(setup, bottomId);
-    await interfaces(setup, bottomId);
+    const top = await central.list('ports', { device_owner: ROUTER_INTERFACE, network_id: networkId, device_id: routerId });
+    // Without an interface on the network the run only undoes: it never makes a copy, as the router may be on its way out.
+    const bottomId = top.length ? await bottomRouter(setup) : await ctx.services.routings.bottomId({ topId: routerId, podId, resourceType: 'router' });
+    if (bottomId !== null) {
+      if (!setup.local && top.length) await bridgeGateway(setup, bottomId);
+      await interfaces(setup, bottomId, top);
+    }
     if (router.external_gateway_info) await floatingIps(setup);
   });
   if (!setup.local) await ctx.services.jobs.registerNow({ projectId: ctx.projectId }, 'configure_route', { router_id: routerId });
@@ -137,20 +141,12 @@ async function bridgeGateway(setup: Setup, bottomId: string): Promise<void> {
   });
 }
 
-/** The router's interface on the job's network: added or removed in the region as central has it. */
-async function interfaces(setup: Setup, bottomId: string): Promise<void> {
+/** The router's interface on the job's network (`top`, central's): added or removed in the region as central has it. */
+async function interfaces(setup: Setup, bottomId: string, top: Json[]): Promise<void> {
   const { central, region, router, networkId } = setup;
-  const filters = { device_owner: ROUTER_INTERFACE, network_id: networkId };
-  const top = await central.list('ports', { ...filters, device_id: String(router.id) });
-  const bottom = await region.list('ports', { ...filters, device_id: bottomId });
+  const bottom = await region.list('ports', { device_owner: ROUTER_INTERFACE, network_id: networkId, device_id: bottomId });
   if (!top.length) {
-    for (const port of bottom) {
-      try {
-        await region.routerAction(bottomId, 'remove_router_interface', { port_id: port.id });
-      } catch (err) {
-        if (!isNotFound(err)) throw err;
-      }
-    }
+    for (const port of bottom) await unlessGone(region.routerAction(bottomId, 'remove_router_interface', { port_id: port.id }));
     return;
   }
   if (bottom.length) return;
