@@ -298,6 +298,23 @@ describe('router_setup and configure_route beyond the single-gateway topology (s
     assert.deepEqual(await bottomFips(), []);
   });
 
+  it('makes no copy of a router for an interface removed before its jobs ran, and none is left once it is deleted', async () => {
+    const router = await created('/v2.0/routers', 'router', { name: 'short-lived' });
+    const { network, subnet } = await networkWithSubnet('short-lived-net', '10.4.0.0/24');
+    await serverOn('RegionTwo', (await port(network.id)).id);
+    await noFailedJobs();
+    await cloud.stopXJob();
+    await expectStatus(central().put(`/v2.0/routers/${router.id}/add_router_interface`, { subnet_id: subnet.id }, USER), 200);
+    await expectStatus(central().put(`/v2.0/routers/${router.id}/remove_router_interface`, { subnet_id: subnet.id }, USER), 200);
+    await cloud.startXJob();
+    await noFailedJobs();
+    for (const region of REGIONS) assert.deepEqual(await list(region, `/v2.0/routers?name=${router.id}`, 'routers'), [], `no copy in ${region}`);
+    assert.deepEqual(await list('RegionTwo', `/v2.0/ports?network_id=${network.id}&device_owner=network:router_interface`, 'ports'), []);
+    await expectStatus(central().del(`/v2.0/routers/${router.id}`, USER), 204);
+    await noFailedJobs();
+    assert.deepEqual(await cloud.routings(router.id), []);
+  });
+
   it('attaches a local network to a local router at the central gateway address in its region only', async () => {
     const router = await created('/v2.0/routers', 'router', { name: 'local', availability_zone_hints: ['RegionOne'] });
     const { network, subnet } = await networkWithSubnet('local-net', '10.3.0.0/24', { availability_zone_hints: ['RegionOne'] });
