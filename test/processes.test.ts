@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MIGRATION_NAMES } from '../src/db/index.js';
 import { engines } from './support/engines.js';
+import { until } from './support/xjob-processes.js';
 
 // The `tricircle` command as an operator runs it: start-up, configuration errors, schema
 // management on each engine, and graceful shutdown.
@@ -76,10 +77,18 @@ describe('the tricircle command', () => {
       TRICIRCLE_DEFAULT__BIND_PORT: '0',
       TRICIRCLE_DEFAULT__STATE_PATH: join(dir, 'state'),
       TRICIRCLE_DEFAULT__LOG_LEVEL: 'warn',
+      // The regions' Neutrons and computes on free ports too.
+      TRICIRCLE_NEUTRON__BIND_PORT: '0',
+      TRICIRCLE_COMPUTE__BIND_PORT: '0',
     };
     const server = await startServer(['up'], env);
     const { hostname, port } = new URL(server.url);
-    const body = JSON.stringify({ pod: { region_name: 'CentralRegion' } });
+    // `up` registered the central pod and the two regions it serves.
+    const pods = async () => ((await (await fetch(`${server.url}/v1.0/pods`)).json()) as { pods: Array<{ region_name: string; az_name: string }> }).pods;
+    // The regions start once the Admin API already answers.
+    await until('the regions to be registered', async () => (await pods()).length === 3, 30_000, 100);
+    assert.deepEqual((await pods()).map((pod) => `${pod.region_name}/${pod.az_name}`).sort(), ['CentralRegion/', 'RegionOne/az1', 'RegionTwo/az2']);
+    const body = JSON.stringify({ pod: { region_name: 'RegionThree', az_name: 'az3' } });
     // Send the headers (asking for 100 Continue, so we know the server has the request in
     // hand) and half the body, signal the server, then send the rest.
     const socket = connect(Number(port), hostname);
@@ -98,7 +107,7 @@ describe('the tricircle command', () => {
     socket.write(body.slice(10));
     await closed;
     assert.match(response, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
-    assert.match(response, /"region_name":"CentralRegion"/);
+    assert.match(response, /"region_name":"RegionThree"/);
     assert.equal(await server.exited, 0);
     await assert.rejects(fetch(`${server.url}/`), 'no longer listening');
   });

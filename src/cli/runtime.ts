@@ -21,16 +21,19 @@ export function loadFromFlags(files: string[] | undefined, overrides?: LoadOptio
  * `tricircle db sync` first, so that no server changes a schema others are using.
  */
 export async function openRuntime(files: string[] | undefined, overrides?: LoadOptions['overrides']): Promise<Runtime> {
-  // Loaded here rather than at the top: every CLI command loads this module, and pino,
-  // Kysely and the database drivers would slow down the ones that need none of them.
-  const [{ pino }, { MIGRATION_NAMES, currentVersion, migrateToLatest, openDb, parseConnection }] = await Promise.all([
-    import('pino'),
-    import('../db/index.js'),
-  ]);
+  // Loaded here rather than at the top: every CLI command loads this module, and pino would
+  // slow down the ones that need none of it.
+  const { pino } = await import('pino');
   const loaded = loadFromFlags(files, overrides);
   const config = loaded.config;
   const logger = pino({ level: config.DEFAULT.log_level, base: { pid: process.pid } });
   for (const option of loaded.unknown) logger.warn(`unknown option ${option} ignored`);
+  return { config, logger, db: await openDatabase(config, logger) };
+}
+
+/** The database of `config`, migrated if embedded, refused if a shared one is behind. */
+export async function openDatabase(config: Config, logger: Logger): Promise<Db> {
+  const { MIGRATION_NAMES, currentVersion, migrateToLatest, openDb, parseConnection } = await import('../db/index.js');
   const connection = parseConnection(config.database.connection, config.DEFAULT.state_path);
   const db = openDb(connection, config.database.max_pool_size);
   if (connection.dialect === 'sqlite') {
@@ -44,5 +47,5 @@ export async function openRuntime(files: string[] | undefined, overrides?: LoadO
       throw new Error(`database schema is at ${version ?? 'nothing'}, this version needs ${latest}: run 'tricircle db sync'`);
     }
   }
-  return { config, logger, db };
+  return db;
 }

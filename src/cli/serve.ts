@@ -11,10 +11,10 @@ interface NeutronRole {
 }
 
 /**
- * Serves the named services from one process until SIGTERM; `overrides` are the defaults of
- * the calling command. Fastify and the APIs load only here, not on every CLI start.
+ * Starts the named services in this process; `overrides` are the defaults of the calling
+ * command. Fastify and the APIs load only here, not on every CLI start.
  */
-async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides'], neutronRole: NeutronRole = {}): Promise<void> {
+async function startServices(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides'], neutronRole: NeutronRole = {}) {
   const [{ createAdminApi }, { Agents, createNeutronApi, createNeutronCore }, { closeOnSignal, createHttpApp, listen }, { jobWaker, startXJob }, { Registry }] =
     await Promise.all([
       import('../admin/index.js'),
@@ -28,6 +28,7 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
   const { config, logger, db } = await openRuntime(files, overrides);
   const grace = config.DEFAULT.graceful_shutdown_timeout;
   const apps = [];
+  let neutronUrl: string | undefined;
   // Workers in this process share the first API's metrics; alone, they get their own endpoint.
   const registry = new Registry();
   const workers = services.includes('xjob') ? await startXJob({ config, db, logger, registry }) : undefined;
@@ -49,6 +50,7 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
       }
       const app = createNeutronApi({ config, db, logger, plugin: role.plugin, deps: role.deps });
       const address = await listen({ name, app, host: config.neutron.bind_host, port: config.neutron.bind_port });
+      neutronUrl = address;
       process.stderr.write(`tricircle neutron-server listening on ${address}/v2.0\n`);
       apps.push(app);
     } else if (services.length === 1 && config.xjob.bind_port !== null) {
@@ -68,8 +70,27 @@ async function serve(services: ServiceName[], files: string[] | undefined, overr
     }
   }
   if (services.includes('xjob')) process.stderr.write(`tricircle xjob running ${config.xjob.workers} workers\n`);
+  const closers = [async () => workers?.stop(grace), wakeups.close, () => db.close()];
+  return { config, logger, db, apps, closers, closeOnSignal, neutronUrl };
+}
+
+/** Serves the named services from one process until SIGTERM. */
+async function serve(services: ServiceName[], files: string[] | undefined, overrides?: LoadOptions['overrides'], neutronRole: NeutronRole = {}): Promise<void> {
+  const { config, logger, apps, closers, closeOnSignal } = await startServices(services, files, overrides, neutronRole);
   // Running jobs get the whole grace period; closing the database and the broker get a little more.
-  closeOnSignal(apps, [async () => workers?.stop(grace), wakeups.close, () => db.close()], grace + 10, (m) => logger.info(m));
+  const grace = config.DEFAULT.graceful_shutdown_timeout;
+  closeOnSignal(apps, closers, grace + 10, (m) => logger.info(m));
+}
+
+/** `tricircle up`: the central services, then a local Neutron and a compute per region, all in this process. */
+async function serveAllInOne(files: string[] | undefined, regionCount: number): Promise<void> {
+  // The all-in-one has no Keystone yet, so it trusts identity headers unless told otherwise.
+  const central = await startServices(['xjob', 'admin-api', 'neutron-server'], files, { DEFAULT: { auth_strategy: 'noauth' } });
+  const { startRegions } = await import('./all-in-one.js');
+  const regions = await startRegions(central.config, central.logger, central.db, central.neutronUrl!, regionCount);
+  const grace = central.config.DEFAULT.graceful_shutdown_timeout;
+  // Regions stop first: the central services' workers may still be calling them.
+  central.closeOnSignal([...regions.apps, ...central.apps], [...regions.closers, ...central.closers], grace + 10, (m) => central.logger.info(m));
 }
 
 export function registerServe(program: Command): void {
@@ -95,10 +116,15 @@ export function registerServe(program: Command): void {
 
   program
     .command('up')
-    .description('Run the all-in-one cloud on this machine (today: the Admin API, the central Neutron and the job workers on embedded SQLite, no auth)')
+    .description(
+      'Run the all-in-one cloud on this machine: the Admin API, the central Neutron, the job workers, and a local Neutron and a compute ' +
+        'per region, on embedded SQLite, no auth',
+    )
     .option('--config-file <path>', 'INI file; repeat for more, later files win', collect)
-    .action(async (opts: { configFile?: string[] }) =>
-      // The all-in-one has no Keystone yet, so it trusts identity headers unless told otherwise.
-      serve(['xjob', 'admin-api', 'neutron-server'], opts.configFile, { DEFAULT: { auth_strategy: 'noauth' } }),
-    );
+    .option('--regions <n>', 'number of regions (RegionOne, RegionTwo, ...)', '2')
+    .action(async (opts: { configFile?: string[]; regions: string }) => {
+      const count = Number(opts.regions);
+      if (!Number.isInteger(count) || count < 1 || count > 50) throw new Error(`--regions must be a whole number from 1 to 50, not ${opts.regions}`);
+      await serveAllInOne(opts.configFile, count);
+    });
 }
