@@ -138,6 +138,29 @@ describe('central L3 under faults (sqlite)', () => {
     }
     assert.notEqual(nextHops[0], nextHops[1]);
   });
+  it('clears a gateway right after its floating IPs were deleted, before router_setup removed their region copies', async () => {
+    const ext = await build.externalNetwork('RegionTwo', '163.6.0.0/16');
+    const served = await build.servedNetwork('RegionTwo');
+    const router = await build.router();
+    await build.attach(router.id, served.subnet.id);
+    await build.setGateway(router.id, ext.network.id);
+    const fip = await build.floatingIp(ext.network.id, served.portId);
+    assert.deepEqual(await cloud.settle(), []);
+    const inRegion = async () =>
+      (await expectStatus(cloud.regions.RegionTwo!.neutron.get(`/v2.0/floatingips?floating_ip_address=${fip.floating_ip_address}`), 200)).floatingips as Json[];
+    assert.equal((await inRegion()).length, 1);
+    await cloud.stopXJob();
+    try {
+      await expectStatus(build.central.del(`/v2.0/floatingips/${fip.id}`, build.user), 204);
+      assert.equal((await inRegion()).length, 1, 'the region copy waits for router_setup');
+      await build.setGateway(router.id, null);
+      assert.deepEqual(await inRegion(), []);
+      assert.deepEqual((await expectStatus(cloud.regions.RegionTwo!.neutron.get(`/v2.0/routers?name=ns_router_${router.id}`), 200)).routers, []);
+    } finally {
+      await cloud.startXJob();
+    }
+    assert.deepEqual(await cloud.settle(), []);
+  });
 });
 
 describe('central L3 with a killed xjob process (postgres)', { skip: postgres!.skip }, () => {

@@ -247,15 +247,30 @@ async function clearGateway(services: CentralServices, ctx: RequestContext, rout
   const routerId = String(router.id);
   if ((await services.zones.routerRegion(router)) !== null) {
     const bottomId = await services.routings.bottomId({ topId: routerId, podId: place.podId, resourceType: 'router' });
-    if (bottomId !== null) await inRegion(services, place.region, (neutron) => clearBottomGateway(neutron, bottomId));
+    if (bottomId !== null) await inRegion(services, place.region, (neutron) => clearBottomGateway(services, ctx, neutron, bottomId));
     return;
   }
   const bottomId = await services.routings.bottomId({ topId: routerId, podId: place.podId, resourceType: 'ns_router' });
   if (bottomId !== null) await removeBottomRouter(services, ctx, router, { podId: place.podId, region: place.region, bottomId });
 }
 
-const clearBottomGateway = (neutron: RegionNeutron, bottomId: string) =>
-  unlessGone(neutron.request('PUT', `/v2.0/routers/${bottomId}`, { router: { external_gateway_info: null } }));
+/**
+ * Clears a bottom router's gateway. The region refuses while floating IPs use the router: the
+ * ones no central floating IP stands for any more (router_setup has not removed them yet) go
+ * first. One that central still associates stays (the region may have served another
+ * router's floating IP through this one), and the region's refusal then says so.
+ */
+async function clearBottomGateway(services: CentralServices, ctx: RequestContext, neutron: RegionNeutron, bottomId: string): Promise<void> {
+  const { floatingips } = await neutron.request<{ floatingips: Resource[] }>('GET', `/v2.0/floatingips?router_id=${bottomId}`);
+  if (floatingips.length) {
+    const central = await listAll(services.core.floatingips!, asAdmin(ctx), { floating_ip_address: floatingips.map((fip) => fip.floating_ip_address) });
+    const live = new Set(central.filter((fip) => fip.port_id).map((fip) => fip.floating_ip_address));
+    for (const fip of floatingips.filter((f) => !live.has(f.floating_ip_address))) {
+      await unlessGone(neutron.request('DELETE', `/v2.0/floatingips/${String(fip.id)}`));
+    }
+  }
+  await unlessGone(neutron.request('PUT', `/v2.0/routers/${bottomId}`, { router: { external_gateway_info: null } }));
+}
 
 /**
  * Deletes a bottom router: its routes, interfaces (router_setup may not have caught up with
@@ -273,7 +288,7 @@ async function removeBottomRouter(
     await unlessGone(neutron.request('PUT', `/v2.0/routers/${bottomId}`, { router: { routes: [] } }));
     const { ports } = await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?device_id=${bottomId}&device_owner=${ROUTER_INTERFACE}`);
     for (const port of ports) await unlessGone(neutron.request('PUT', `/v2.0/routers/${bottomId}/remove_router_interface`, { port_id: port.id }));
-    await clearBottomGateway(neutron, bottomId);
+    await clearBottomGateway(services, ctx, neutron, bottomId);
   });
   await removeBridgePort(services, ctx, String(router.project_id), bottomId);
   await inRegion(services, region, (neutron) => unlessGone(neutron.request('DELETE', `/v2.0/routers/${bottomId}`)));
