@@ -6,11 +6,11 @@ import { withCleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, type EngineName } from './lib/databases.js';
 import { runLoad, type LoadResult } from './lib/load.js';
-import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
+import { machineBusySeconds, machineSummary } from './lib/machine.js';
 import { seedRoutings, type SeededRoutings } from './lib/seed.js';
 import { scrapeRouteTiming, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, table } from './lib/stats.js';
-import { UsageError, listFlag, numberFlag } from './lib/usage.js';
+import { UsageError, listFlag, numberFlag, suiteRunner } from './lib/usage.js';
 
 // The Admin API's read paths under load: routings list (first page, deep marker page, filtered)
 // and show, on each database engine, at 1 and 16 concurrent clients, against a real
@@ -418,22 +418,22 @@ async function benchEngine(engine: EngineName, opts: Options): Promise<void> {
   });
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const opts = options(argv);
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  announce('admin-api', `engines ${opts.engines.join(', ')}; clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s`);
-  for (const engine of opts.engines) {
-    if (engine === 'postgres') {
-      const problem = await postgresProblem(opts.pgUrl);
-      if (problem) {
-        if (opts.enginesExplicit) throw new Error(problem);
-        process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
-        continue;
+export const run = suiteRunner(
+  'admin-api',
+  USAGE,
+  options,
+  (opts) => `engines ${opts.engines.join(', ')}; clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s`,
+  async (opts) => {
+    for (const engine of opts.engines) {
+      if (engine === 'postgres') {
+        const problem = await postgresProblem(opts.pgUrl);
+        if (problem) {
+          if (opts.enginesExplicit) throw new Error(problem);
+          process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
+          continue;
+        }
       }
+      await benchEngine(engine, opts);
     }
-    await benchEngine(engine, opts);
-  }
-}
+  },
+);

@@ -5,10 +5,10 @@ import { parseArgs } from 'node:util';
 import { CIRROS_IMAGE_ID } from '../src/compute/index.js';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
+import { machineBusySeconds, machineSummary } from './lib/machine.js';
 import { startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
-import { integerFlag } from './lib/usage.js';
+import { integerFlag, suiteRunner } from './lib/usage.js';
 
 // Server boot through the whole Tricircle path on loopback: `tricircle compute --region
 // RegionOne` -> `tricircle neutron-server --role local --region RegionOne` -> a central
@@ -291,71 +291,68 @@ function profiles(cloud: Cloud): string[] {
   });
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const opts = options(argv);
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  announce(
-    'boot',
+export const run = suiteRunner(
+  'boot',
+  USAGE,
+  options,
+  (opts) =>
     `${opts.rounds} round(s) of ${opts.cold} cold, ${opts.warm} warm, ${opts.batches} x ${opts.concurrent} concurrent boots; ${opts.warmup} warm-up boots`,
-  );
+  async (opts) => {
+    const cells: Record<Scenario, Sample[]> = { cold: [], warm: [], concurrent: [] };
+    let profileText: string[] = [];
+    await withCleanup(async (cleanup) => {
+      const workDir = mkdtempSync(join(tmpdir(), 'tricircle-bench-boot-'));
+      cleanup.add(`remove ${workDir}`, () => rmSync(workDir, { recursive: true, force: true }));
+      const cloud = await startCloud(workDir, opts, cleanup);
 
-  const cells: Record<Scenario, Sample[]> = { cold: [], warm: [], concurrent: [] };
-  let profileText: string[] = [];
-  await withCleanup(async (cleanup) => {
-    const workDir = mkdtempSync(join(tmpdir(), 'tricircle-bench-boot-'));
-    cleanup.add(`remove ${workDir}`, () => rmSync(workDir, { recursive: true, force: true }));
-    const cloud = await startCloud(workDir, opts, cleanup);
+      // The warm network: copied into the region by its first boot, which is checked to be ACTIVE.
+      const warmNetwork = await centralNetwork(cloud, 16);
+      const first = await boot(cloud, warmNetwork);
+      const shown = (await callJson(cloud.compute.url, 'GET', `/v2.1/servers/${first.id}`, undefined, 200)).server;
+      if (shown.status !== 'ACTIVE') throw new Error(`the first server is ${shown.status}, not ACTIVE`);
+      progress(`first boot (copies the warm network): ${fmt(first.ms, 1)} ms`);
+      for (let i = 0; i < opts.warmup; i++) await boot(cloud, i % 2 ? warmNetwork : await centralNetwork(cloud, 24));
 
-    // The warm network: copied into the region by its first boot, which is checked to be ACTIVE.
-    const warmNetwork = await centralNetwork(cloud, 16);
-    const first = await boot(cloud, warmNetwork);
-    const shown = (await callJson(cloud.compute.url, 'GET', `/v2.1/servers/${first.id}`, undefined, 200)).server;
-    if (shown.status !== 'ACTIVE') throw new Error(`the first server is ${shown.status}, not ACTIVE`);
-    progress(`first boot (copies the warm network): ${fmt(first.ms, 1)} ms`);
-    for (let i = 0; i < opts.warmup; i++) await boot(cloud, i % 2 ? warmNetwork : await centralNetwork(cloud, 24));
+      // Rounds interleave the scenarios, so that drift on this shared machine touches them all alike.
+      for (let round = 1; round <= opts.rounds; round++) {
+        const cold = await coldRound(cloud, opts.cold);
+        const warm = await warmRound(cloud, warmNetwork, opts.warm);
+        const concurrent = await concurrentRound(cloud, warmNetwork, opts.concurrent, opts.batches);
+        cells.cold.push(cold);
+        cells.warm.push(warm);
+        cells.concurrent.push(concurrent);
+        progress(
+          `round ${round}/${opts.rounds}: cold p50 ${fmt(cold.p50, 1)} p99 ${fmt(cold.p99, 1)} ms; warm p50 ${fmt(warm.p50, 1)} p99 ${fmt(warm.p99, 1)} ms; ` +
+            `${opts.concurrent} at once p50 ${fmt(concurrent.p50, 1)} p99 ${fmt(concurrent.p99, 1)} ms, batch ${fmt(concurrent.batchWallMs, 0)} ms`,
+        );
+      }
+      if (opts.cpuProf) {
+        // The profiles are written when the processes exit.
+        for (const server of [cloud.compute, cloud.local, cloud.central]) await server.stop();
+        profileText = profiles(cloud);
+      }
+    });
 
-    // Rounds interleave the scenarios, so that drift on this shared machine touches them all alike.
-    for (let round = 1; round <= opts.rounds; round++) {
-      const cold = await coldRound(cloud, opts.cold);
-      const warm = await warmRound(cloud, warmNetwork, opts.warm);
-      const concurrent = await concurrentRound(cloud, warmNetwork, opts.concurrent, opts.batches);
-      cells.cold.push(cold);
-      cells.warm.push(warm);
-      cells.concurrent.push(concurrent);
-      progress(
-        `round ${round}/${opts.rounds}: cold p50 ${fmt(cold.p50, 1)} p99 ${fmt(cold.p99, 1)} ms; warm p50 ${fmt(warm.p50, 1)} p99 ${fmt(warm.p99, 1)} ms; ` +
-          `${opts.concurrent} at once p50 ${fmt(concurrent.p50, 1)} p99 ${fmt(concurrent.p99, 1)} ms, batch ${fmt(concurrent.batchWallMs, 0)} ms`,
-      );
-    }
-    if (opts.cpuProf) {
-      // The profiles are written when the processes exit.
-      for (const server of [cloud.compute, cloud.local, cloud.central]) await server.stop();
-      profileText = profiles(cloud);
-    }
-  });
-
-  const warmP50 = median(cells.warm.map((r) => r.p50));
-  const coldP50 = median(cells.cold.map((r) => r.p50));
-  process.stdout.write(
-    [
-      '',
-      `Boot latency, compute -> local Neutron (${REGION}) -> central Neutron, each its own tricircle process on loopback, ` +
-        `embedded SQLite (${opts.sharedRegionDb ? 'local Neutron and compute sharing one file' : 'a file each'}), noauth; ` +
-        `medians of ${opts.rounds} round(s); CPU ms per boot from /proc (machine: all processes, the bench included)`,
-      resultTable(cells, opts),
-      '',
-      `TARGET ${warmP50 < TARGET.warmP50Ms ? 'PASS' : 'FAIL'}: warm p50 ${fmt(warmP50, 1)} ms (target < ${TARGET.warmP50Ms} ms)`,
-      `TARGET ${coldP50 < TARGET.coldP50Ms ? 'PASS' : 'FAIL'}: cold p50 ${fmt(coldP50, 1)} ms (target < ${TARGET.coldP50Ms} ms)`,
-      '',
-    ].join('\n'),
-  );
-  for (const p of profileText) process.stdout.write(`\nCPU profile, ${p}\n`);
-  mkdirSync(opts.out, { recursive: true });
-  const file = join(opts.out, 'boot.json');
-  const rounds = Object.fromEntries(Object.entries(cells).map(([k, v]) => [k, v.map(({ sorted: _, ...r }) => r)]));
-  writeFileSync(file, `${JSON.stringify({ suite: 'boot', date: new Date().toISOString(), machine: machineSummary(), settings: opts, rounds }, null, 2)}\n`);
-  process.stdout.write(`\nJSON: ${file}\n`);
-}
+    const warmP50 = median(cells.warm.map((r) => r.p50));
+    const coldP50 = median(cells.cold.map((r) => r.p50));
+    process.stdout.write(
+      [
+        '',
+        `Boot latency, compute -> local Neutron (${REGION}) -> central Neutron, each its own tricircle process on loopback, ` +
+          `embedded SQLite (${opts.sharedRegionDb ? 'local Neutron and compute sharing one file' : 'a file each'}), noauth; ` +
+          `medians of ${opts.rounds} round(s); CPU ms per boot from /proc (machine: all processes, the bench included)`,
+        resultTable(cells, opts),
+        '',
+        `TARGET ${warmP50 < TARGET.warmP50Ms ? 'PASS' : 'FAIL'}: warm p50 ${fmt(warmP50, 1)} ms (target < ${TARGET.warmP50Ms} ms)`,
+        `TARGET ${coldP50 < TARGET.coldP50Ms ? 'PASS' : 'FAIL'}: cold p50 ${fmt(coldP50, 1)} ms (target < ${TARGET.coldP50Ms} ms)`,
+        '',
+      ].join('\n'),
+    );
+    for (const p of profileText) process.stdout.write(`\nCPU profile, ${p}\n`);
+    mkdirSync(opts.out, { recursive: true });
+    const file = join(opts.out, 'boot.json');
+    const rounds = Object.fromEntries(Object.entries(cells).map(([k, v]) => [k, v.map(({ sorted: _, ...r }) => r)]));
+    writeFileSync(file, `${JSON.stringify({ suite: 'boot', date: new Date().toISOString(), machine: machineSummary(), settings: opts, rounds }, null, 2)}\n`);
+    process.stdout.write(`\nJSON: ${file}\n`);
+  },
+);

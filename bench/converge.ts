@@ -1,9 +1,8 @@
 import { parseArgs } from 'node:util';
 import { engines } from '../test/support/engines.js';
 import { CloudBuilder, expectStatus, startTricircleCloud, type TricircleCloud } from '../test/support/tricircle-cloud.js';
-import { announce } from './lib/machine.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
-import { integerFlag, listFlag } from './lib/usage.js';
+import { integerFlag, listFlag, suiteRunner } from './lib/usage.js';
 
 // Convergence: from a central API call's answer to the regions' bottom state being complete,
 // i.e. every job the call implied (and the jobs those registered) has ended. The whole cloud
@@ -166,44 +165,41 @@ const sqlite = async () => (await engines()).find((engine) => engine.name === 's
 /** No quotas in the way of many samples. */
 const QUIET = { QUOTAS: { quota_network: '-1', quota_subnet: '-1', quota_port: '-1', quota_router: '-1', quota_floatingip: '-1' } };
 
-export async function run(argv: string[]): Promise<void> {
-  const opts = options(argv);
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  announce(
-    'converge',
-    `${opts.samples} samples of each 2-region case, spanning router over ${opts.spans.join(', ')} regions (${opts.spanSamples} samples each)`,
-  );
-  const rows = await twoRegionCases(opts.samples);
-  for (const span of opts.spans) rows.push(...(await spanningCase(span, opts.spanSamples)));
-  const body = rows.map((row) => {
-    const converge = row.samples.map((t) => t.convergeMs).sort((a, b) => a - b);
-    const call = row.samples.map((t) => t.callMs);
-    return [
-      row.scenario,
-      String(row.regions),
-      String(converge.length),
-      fmt(median(call)),
-      fmt(median(converge)),
-      fmt(percentile(converge, 90)),
-      fmt(converge.at(-1)!),
-    ];
-  });
-  process.stdout.write(
-    `${table(
-      [
-        { header: 'scenario', align: 'left' },
-        { header: 'regions' },
-        { header: 'n' },
-        { header: 'call p50 ms' },
-        { header: 'converge p50 ms' },
-        { header: 'p90 ms' },
-        { header: 'max ms' },
-      ],
-      body,
-    )}\n`,
-  );
-  process.stdout.write(`target: p50 under ${TARGET_P50_MS} ms for the 2-region cases\n`);
-}
+export const run = suiteRunner(
+  'converge',
+  USAGE,
+  options,
+  (opts) => `${opts.samples} samples of each 2-region case, spanning router over ${opts.spans.join(', ')} regions (${opts.spanSamples} samples each)`,
+  async (opts) => {
+    const rows = await twoRegionCases(opts.samples);
+    for (const span of opts.spans) rows.push(...(await spanningCase(span, opts.spanSamples)));
+    const body = rows.map((row) => {
+      const converge = row.samples.map((t) => t.convergeMs).sort((a, b) => a - b);
+      const call = row.samples.map((t) => t.callMs);
+      return [
+        row.scenario,
+        String(row.regions),
+        String(converge.length),
+        fmt(median(call)),
+        fmt(median(converge)),
+        fmt(percentile(converge, 90)),
+        fmt(converge.at(-1)!),
+      ];
+    });
+    process.stdout.write(
+      `${table(
+        [
+          { header: 'scenario', align: 'left' },
+          { header: 'regions' },
+          { header: 'n' },
+          { header: 'call p50 ms' },
+          { header: 'converge p50 ms' },
+          { header: 'p90 ms' },
+          { header: 'max ms' },
+        ],
+        body,
+      )}\n`,
+    );
+    process.stdout.write(`target: p50 under ${TARGET_P50_MS} ms for the 2-region cases\n`);
+  },
+);

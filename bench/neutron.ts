@@ -7,12 +7,12 @@ import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
 import type { Exchange, LoadOptions } from './lib/load.js';
-import { announce, machineSummary } from './lib/machine.js';
+import { machineSummary } from './lib/machine.js';
 import { measureRun, type MeasuredRun, type RouteRef } from './lib/measure.js';
 import { NeutronClient, neutronBase, type IdRecord } from './lib/neutron.js';
 import { runTricircle, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, table } from './lib/stats.js';
-import { UsageError, integerFlag, listFlag, numberFlag } from './lib/usage.js';
+import { UsageError, integerFlag, listFlag, numberFlag, suiteRunner } from './lib/usage.js';
 
 // The Neutron v2.0 write and read paths that matter at scale: creating ports (1 and 16 clients,
 // one network, a /16), creating a network with its subnet, reading a 1,000-port page with
@@ -849,31 +849,29 @@ async function benchUrl(url: string, opts: Options): Promise<void> {
   });
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const opts = options(argv);
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  announce(
-    'neutron',
+export const run = suiteRunner(
+  'neutron',
+  USAGE,
+  options,
+  (opts) =>
     `${opts.url ? `endpoint ${opts.url}` : `our server on ${opts.engines.join(', ')}`}; scenarios ${opts.scenarios.join(', ')}; ` +
-      `clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s; ` +
-      `${fmt(opts.ports)} ports for the list; fill ${fmt(opts.fill)} in blocks of ${fmt(opts.block)}`,
-  );
-  if (opts.url) {
-    await benchUrl(opts.url, opts);
-    return;
-  }
-  for (const engine of opts.engines) {
-    if (engine === 'postgres') {
-      const problem = await postgresProblem(opts.pgUrl);
-      if (problem) {
-        if (opts.enginesExplicit) throw new Error(problem);
-        process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
-        continue;
-      }
+    `clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s; ` +
+    `${fmt(opts.ports)} ports for the list; fill ${fmt(opts.fill)} in blocks of ${fmt(opts.block)}`,
+  async (opts) => {
+    if (opts.url) {
+      await benchUrl(opts.url, opts);
+      return;
     }
-    await benchOurServer(engine, opts);
-  }
-}
+    for (const engine of opts.engines) {
+      if (engine === 'postgres') {
+        const problem = await postgresProblem(opts.pgUrl);
+        if (problem) {
+          if (opts.enginesExplicit) throw new Error(problem);
+          process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
+          continue;
+        }
+      }
+      await benchOurServer(engine, opts);
+    }
+  },
+);

@@ -17,10 +17,10 @@ import { RabbitWaker, amqpUrls, startXJob } from '../src/xjob/index.js';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
 import { DEFAULT_PG_ADMIN_URL, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
-import { announce, machineBusySeconds, machineSummary } from './lib/machine.js';
+import { machineBusySeconds, machineSummary } from './lib/machine.js';
 import { procCpuSeconds, runTricircle, startServer, type ServerProcess } from './lib/server.js';
 import { fmt, median, percentile, table } from './lib/stats.js';
-import { UsageError, integerFlag, listFlag, numberFlag } from './lib/usage.js';
+import { UsageError, integerFlag, listFlag, numberFlag, suiteRunner } from './lib/usage.js';
 import { BENCH_JOB_TYPE, STARTS_PORT_ENV, onHandlerStart, parseStart, wallClockMs } from './lib/xjob-handlers.js';
 
 // The job engine's two figures that matter: how soon a registered job starts (commit of the
@@ -775,130 +775,128 @@ function writeJson(opts: Options, data: object): void {
   process.stdout.write(`\nJSON: ${file}\n`);
 }
 
-export async function run(argv: string[]): Promise<void> {
-  const opts = options(argv);
-  if (opts.help) {
-    process.stdout.write(USAGE);
-    return;
-  }
-  announce(
-    'xjob',
+export const run = suiteRunner(
+  'xjob',
+  USAGE,
+  options,
+  (opts) =>
     `${opts.rounds} round(s); latency: ${opts.jobs} registrations per round, ${opts.gapMs} ms gap; ` +
-      `throughput: backlog ${fmt(opts.backlog)}, [xjob] workers ${opts.workers}, [database] max_pool_size ${opts.pool}, worker_sleep_time ${opts.sleep} s`,
-  );
-  const pgProblem = await postgresProblem(opts.pgUrl);
-  const brokerProblem = opts.scenarios.includes('latency') && opts.latencyModes.includes('rabbit') ? await rabbitProblem(opts.rabbitUrl) : undefined;
-  const skipped = new Map<LatencyMode, string>();
-  if (pgProblem) for (const mode of ['postgres', 'rabbit'] as const) skipped.set(mode, pgProblem);
-  if (brokerProblem) skipped.set('rabbit', brokerProblem);
-  const notes: string[] = [];
-  if (!pgProblem) {
-    const pgs = await postgresSettings(opts.pgUrl);
-    notes.push(
-      `PostgreSQL ${pgs.server_version}: autovacuum ${pgs.autovacuum}, synchronous_commit ${pgs.synchronous_commit}, fsync ${pgs.fsync}, ` +
-        `shared_buffers ${pgs.shared_buffers}, max_connections ${pgs.max_connections}`,
-    );
-  }
+    `throughput: backlog ${fmt(opts.backlog)}, [xjob] workers ${opts.workers}, [database] max_pool_size ${opts.pool}, worker_sleep_time ${opts.sleep} s`,
+  async (opts) => {
+    const pgProblem = await postgresProblem(opts.pgUrl);
+    const brokerProblem = opts.scenarios.includes('latency') && opts.latencyModes.includes('rabbit') ? await rabbitProblem(opts.rabbitUrl) : undefined;
+    const skipped = new Map<LatencyMode, string>();
+    if (pgProblem) for (const mode of ['postgres', 'rabbit'] as const) skipped.set(mode, pgProblem);
+    if (brokerProblem) skipped.set('rabbit', brokerProblem);
+    const notes: string[] = [];
+    if (!pgProblem) {
+      const pgs = await postgresSettings(opts.pgUrl);
+      notes.push(
+        `PostgreSQL ${pgs.server_version}: autovacuum ${pgs.autovacuum}, synchronous_commit ${pgs.synchronous_commit}, fsync ${pgs.fsync}, ` +
+          `shared_buffers ${pgs.shared_buffers}, max_connections ${pgs.max_connections}`,
+      );
+    }
 
-  const latencyCells: LatencyCell[] = [];
-  if (opts.scenarios.includes('latency')) {
-    const modes = opts.latencyModes.filter((mode) => {
-      const problem = skipped.get(mode);
-      if (!problem) return true;
-      if (opts.latencyModesExplicit) throw new Error(problem);
-      notes.push(`latency ${mode}: SKIPPED (${problem})`);
-      return false;
-    });
-    const rounds = new Map<LatencyMode, LatencyRound[]>(modes.map((m) => [m, []]));
-    // Rounds interleave the modes, so that drift on this shared machine touches them all alike.
-    for (let round = 1; round <= opts.rounds; round++) {
+    const latencyCells: LatencyCell[] = [];
+    if (opts.scenarios.includes('latency')) {
+      const modes = opts.latencyModes.filter((mode) => {
+        const problem = skipped.get(mode);
+        if (!problem) return true;
+        if (opts.latencyModesExplicit) throw new Error(problem);
+        notes.push(`latency ${mode}: SKIPPED (${problem})`);
+        return false;
+      });
+      const rounds = new Map<LatencyMode, LatencyRound[]>(modes.map((m) => [m, []]));
+      // Rounds interleave the modes, so that drift on this shared machine touches them all alike.
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const mode of modes) {
+          const result = mode === 'rabbit' ? await rabbitLatency(round, opts) : await inProcessLatency(mode, round, opts);
+          rounds.get(mode)!.push(result);
+        }
+      }
       for (const mode of modes) {
-        const result = mode === 'rabbit' ? await rabbitLatency(round, opts) : await inProcessLatency(mode, round, opts);
-        rounds.get(mode)!.push(result);
+        const r = rounds.get(mode)!;
+        latencyCells.push({
+          mode,
+          label: LATENCY_LABELS[mode],
+          rounds: r,
+          p50: median(r.map((x) => x.p50)),
+          p99: median(r.map((x) => x.p99)),
+          targetP50: mode === 'rabbit' ? TARGET.rabbitP50Ms : TARGET.inProcessP50Ms,
+        });
       }
     }
-    for (const mode of modes) {
-      const r = rounds.get(mode)!;
-      latencyCells.push({
-        mode,
-        label: LATENCY_LABELS[mode],
-        rounds: r,
-        p50: median(r.map((x) => x.p50)),
-        p99: median(r.map((x) => x.p99)),
-        targetP50: mode === 'rabbit' ? TARGET.rabbitP50Ms : TARGET.inProcessP50Ms,
-      });
-    }
-  }
 
-  const throughputCells: ThroughputCell[] = [];
-  if (opts.scenarios.includes('throughput')) {
-    if (pgProblem) throw new Error(`the throughput scenario needs PostgreSQL: ${pgProblem}`);
-    const cells = opts.perResource.flatMap((perResource) => opts.processes.map((processes) => ({ processes, perResource, rounds: [] as ThroughputRound[] })));
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const cell of cells) cell.rounds.push(await throughputRound(cell.processes, cell.perResource, round, opts));
+    const throughputCells: ThroughputCell[] = [];
+    if (opts.scenarios.includes('throughput')) {
+      if (pgProblem) throw new Error(`the throughput scenario needs PostgreSQL: ${pgProblem}`);
+      const cells = opts.perResource.flatMap((perResource) => opts.processes.map((processes) => ({ processes, perResource, rounds: [] as ThroughputRound[] })));
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const cell of cells) cell.rounds.push(await throughputRound(cell.processes, cell.perResource, round, opts));
+      }
+      for (const cell of cells) {
+        throughputCells.push({
+          ...cell,
+          jobsPerSecond: median(cell.rounds.map((r) => r.jobsPerSecond)),
+          runsPerSecond: median(cell.rounds.map((r) => r.runsPerSecond)),
+        });
+      }
     }
-    for (const cell of cells) {
-      throughputCells.push({
-        ...cell,
-        jobsPerSecond: median(cell.rounds.map((r) => r.jobsPerSecond)),
-        runsPerSecond: median(cell.rounds.map((r) => r.runsPerSecond)),
-      });
-    }
-  }
 
-  const steadyCells: Array<{ processes: number; rounds: SteadyRound[] }> = [];
-  if (opts.scenarios.includes('steady')) {
-    const problem = pgProblem ?? (await rabbitProblem(opts.rabbitUrl));
-    if (problem) throw new Error(`the steady scenario needs PostgreSQL and RabbitMQ: ${problem}`);
-    steadyCells.push(...opts.processes.map((processes) => ({ processes, rounds: [] as SteadyRound[] })));
-    for (let round = 1; round <= opts.rounds; round++) {
-      for (const cell of steadyCells) cell.rounds.push(await steadyRound(cell.processes, round, opts));
+    const steadyCells: Array<{ processes: number; rounds: SteadyRound[] }> = [];
+    if (opts.scenarios.includes('steady')) {
+      const problem = pgProblem ?? (await rabbitProblem(opts.rabbitUrl));
+      if (problem) throw new Error(`the steady scenario needs PostgreSQL and RabbitMQ: ${problem}`);
+      steadyCells.push(...opts.processes.map((processes) => ({ processes, rounds: [] as SteadyRound[] })));
+      for (let round = 1; round <= opts.rounds; round++) {
+        for (const cell of steadyCells) cell.rounds.push(await steadyRound(cell.processes, round, opts));
+      }
     }
-  }
 
-  const out: string[] = ['', ...notes];
-  if (latencyCells.length) {
-    out.push(
-      '',
-      `Wake-up latency: ${opts.jobs} jobs per round registered one at a time on distinct resources (${opts.gapMs} ms gap after each start), ` +
-        `medians of ${opts.rounds} round(s); [xjob] workers ${opts.workers}, worker_sleep_time 30 s (so no poll starts a job)`,
-      latencyTable(latencyCells),
-    );
-  }
-  if (throughputCells.length) {
-    out.push(
-      '',
-      `No-op throughput on PostgreSQL: a backlog of ${fmt(opts.backlog)} jobs committed at once, drained by polling; ` +
-        `[xjob] workers ${opts.workers} and [database] max_pool_size ${opts.pool} per process, worker_sleep_time ${opts.sleep} s, log_level ${opts.logLevel}; ` +
-        `medians of ${opts.rounds} round(s). jobs/s and runs/s: first run start to last run end (the processes' logs); ` +
-        `drain: commit to the last job logged; CPU in % of one core over the drain (PG: the workers' backends; other: the rest of the machine, i.e. noise)`,
-      throughputTable(throughputCells),
-    );
-  }
-  if (steadyCells.length) {
-    out.push(
-      '',
-      `Steady state through RabbitMQ on PostgreSQL: ${opts.steadyRate} jobs/s offered for ${opts.steadyDuration} s, each in its own transaction on its own resource ` +
-        `(${opts.registrars} registrations at once at most, from the bench process); [xjob] workers ${opts.workers}, max_pool_size ${opts.pool}; medians of ${opts.rounds} round(s)`,
-      steadyTable(steadyCells),
-    );
-  }
-  process.stdout.write(`${out.join('\n')}\n\n`);
-  for (const c of latencyCells) {
-    const verdict = c.p50 < c.targetP50 ? 'PASS' : 'MISS';
-    process.stdout.write(`TARGET ${verdict}: latency p50 ${c.label}: ${fmt(c.p50, 2)} ms (target < ${c.targetP50} ms)\n`);
-  }
-  for (const c of throughputCells.filter((t) => t.processes === TARGET.processes)) {
-    const verdict = c.jobsPerSecond >= TARGET.jobsPerSecond ? 'PASS' : 'MISS';
-    process.stdout.write(
-      `TARGET ${verdict}: throughput, ${c.processes} processes, ${c.perResource} job(s)/resource: ${fmt(c.jobsPerSecond)} jobs/s (target >= ${fmt(TARGET.jobsPerSecond)})\n`,
-    );
-  }
-  for (const c of throughputCells) for (const r of c.rounds) for (const p of r.profiles ?? []) process.stdout.write(`\nCPU profile, ${p}\n`);
-  writeJson(opts, {
-    notes,
-    latency: latencyCells,
-    steady: steadyCells,
-    throughput: throughputCells.map((c) => ({ ...c, rounds: c.rounds.map(({ profiles: _, ...r }) => r) })),
-  });
-}
+    const out: string[] = ['', ...notes];
+    if (latencyCells.length) {
+      out.push(
+        '',
+        `Wake-up latency: ${opts.jobs} jobs per round registered one at a time on distinct resources (${opts.gapMs} ms gap after each start), ` +
+          `medians of ${opts.rounds} round(s); [xjob] workers ${opts.workers}, worker_sleep_time 30 s (so no poll starts a job)`,
+        latencyTable(latencyCells),
+      );
+    }
+    if (throughputCells.length) {
+      out.push(
+        '',
+        `No-op throughput on PostgreSQL: a backlog of ${fmt(opts.backlog)} jobs committed at once, drained by polling; ` +
+          `[xjob] workers ${opts.workers} and [database] max_pool_size ${opts.pool} per process, worker_sleep_time ${opts.sleep} s, log_level ${opts.logLevel}; ` +
+          `medians of ${opts.rounds} round(s). jobs/s and runs/s: first run start to last run end (the processes' logs); ` +
+          `drain: commit to the last job logged; CPU in % of one core over the drain (PG: the workers' backends; other: the rest of the machine, i.e. noise)`,
+        throughputTable(throughputCells),
+      );
+    }
+    if (steadyCells.length) {
+      out.push(
+        '',
+        `Steady state through RabbitMQ on PostgreSQL: ${opts.steadyRate} jobs/s offered for ${opts.steadyDuration} s, each in its own transaction on its own resource ` +
+          `(${opts.registrars} registrations at once at most, from the bench process); [xjob] workers ${opts.workers}, max_pool_size ${opts.pool}; medians of ${opts.rounds} round(s)`,
+        steadyTable(steadyCells),
+      );
+    }
+    process.stdout.write(`${out.join('\n')}\n\n`);
+    for (const c of latencyCells) {
+      const verdict = c.p50 < c.targetP50 ? 'PASS' : 'MISS';
+      process.stdout.write(`TARGET ${verdict}: latency p50 ${c.label}: ${fmt(c.p50, 2)} ms (target < ${c.targetP50} ms)\n`);
+    }
+    for (const c of throughputCells.filter((t) => t.processes === TARGET.processes)) {
+      const verdict = c.jobsPerSecond >= TARGET.jobsPerSecond ? 'PASS' : 'MISS';
+      process.stdout.write(
+        `TARGET ${verdict}: throughput, ${c.processes} processes, ${c.perResource} job(s)/resource: ${fmt(c.jobsPerSecond)} jobs/s (target >= ${fmt(TARGET.jobsPerSecond)})\n`,
+      );
+    }
+    for (const c of throughputCells) for (const r of c.rounds) for (const p of r.profiles ?? []) process.stdout.write(`\nCPU profile, ${p}\n`);
+    writeJson(opts, {
+      notes,
+      latency: latencyCells,
+      steady: steadyCells,
+      throughput: throughputCells.map((c) => ({ ...c, rounds: c.rounds.map(({ profiles: _, ...r }) => r) })),
+    });
+  },
+);

@@ -1,3 +1,5 @@
+import { announce } from './machine.js';
+
 /** A mistake in a suite's flags: reported as one line, without a stack. */
 export class UsageError extends Error {}
 
@@ -26,4 +28,26 @@ export function listFlag(text: string): string[] {
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/**
+ * A suite's `run`: its flags parsed by `parse`, --help answered with `usage`, the heading
+ * announced with `settings`, then `body`.
+ */
+export function suiteRunner<T extends { help: boolean }>(
+  name: string,
+  usage: string,
+  parse: (argv: string[]) => T,
+  settings: (opts: T) => string,
+  body: (opts: T) => Promise<void>,
+): (argv: string[]) => Promise<void> {
+  return async (argv) => {
+    const opts = parse(argv);
+    if (opts.help) {
+      process.stdout.write(usage);
+      return;
+    }
+    announce(name, settings(opts));
+    await body(opts);
+  };
 }
