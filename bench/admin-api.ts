@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withCleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, type EngineName } from './lib/databases.js';
+import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, onEachEngine, type EngineName } from './lib/databases.js';
 import { runLoad, type LoadResult } from './lib/load.js';
 import { machineBusySeconds, machineSummary } from './lib/machine.js';
 import { seedRoutings, type SeededRoutings } from './lib/seed.js';
@@ -424,16 +424,6 @@ export const run = suiteRunner(
   options,
   (opts) => `engines ${opts.engines.join(', ')}; clients ${opts.concurrency.join(', ')}; ${opts.rounds} round(s) x ${opts.durationMs / 1000} s`,
   async (opts) => {
-    for (const engine of opts.engines) {
-      if (engine === 'postgres') {
-        const problem = await postgresProblem(opts.pgUrl);
-        if (problem) {
-          if (opts.enginesExplicit) throw new Error(problem);
-          process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
-          continue;
-        }
-      }
-      await benchEngine(engine, opts);
-    }
+    await onEachEngine(opts, (engine) => benchEngine(engine, opts));
   },
 );

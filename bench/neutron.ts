@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { withCleanup, type Cleanup } from './lib/cleanup.js';
 import { formatProfile, summarizeProfile } from './lib/cpuprofile.js';
-import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, postgresProblem, postgresSettings, type EngineName } from './lib/databases.js';
+import { DEFAULT_PG_ADMIN_URL, ENGINES, freshDatabase, onEachEngine, postgresSettings, type EngineName } from './lib/databases.js';
 import type { Exchange, LoadOptions } from './lib/load.js';
 import { machineSummary } from './lib/machine.js';
 import { measureRun, type MeasuredRun, type RouteRef } from './lib/measure.js';
@@ -862,16 +862,6 @@ export const run = suiteRunner(
       await benchUrl(opts.url, opts);
       return;
     }
-    for (const engine of opts.engines) {
-      if (engine === 'postgres') {
-        const problem = await postgresProblem(opts.pgUrl);
-        if (problem) {
-          if (opts.enginesExplicit) throw new Error(problem);
-          process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
-          continue;
-        }
-      }
-      await benchOurServer(engine, opts);
-    }
+    await onEachEngine(opts, (engine) => benchOurServer(engine, opts));
   },
 );

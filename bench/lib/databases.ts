@@ -58,3 +58,24 @@ async function adminQuery(url: string, statement: string): Promise<any[]> {
     await client.end();
   }
 }
+
+/**
+ * Runs `bench` on each engine in turn. PostgreSQL not answering skips it with a line, or stops
+ * the suite when the engines were named on the command line.
+ */
+export async function onEachEngine(
+  opts: { engines: readonly EngineName[]; enginesExplicit: boolean; pgUrl: string },
+  bench: (engine: EngineName) => Promise<void>,
+): Promise<void> {
+  for (const engine of opts.engines) {
+    if (engine === 'postgres') {
+      const problem = await postgresProblem(opts.pgUrl);
+      if (problem) {
+        if (opts.enginesExplicit) throw new Error(problem);
+        process.stdout.write(`\npostgres: SKIPPED (${problem})\n`);
+        continue;
+      }
+    }
+    await bench(engine);
+  }
+}
