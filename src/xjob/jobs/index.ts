@@ -1,6 +1,7 @@
 import { JOB_TYPES, type JobType } from '../../tricircle/index.js';
 import type { JobHandler, JobHandlerSpec } from '../handler.js';
 import { portDelete } from './port-delete.js';
+import { resourceRecycle } from './resource-recycle.js';
 import { segRuleSetup } from './seg-rule-setup.js';
 import { configureRoute } from './configure-route.js';
 import { routerSetup } from './router-setup.js';
@@ -17,6 +18,7 @@ const HANDLERS: Partial<Record<JobType, JobHandler>> = {
   configure_route: configureRoute,
   update_network: updateNetwork,
   subnet_update: subnetUpdate,
+  resource_recycle: resourceRecycle,
 };
 
 /** The built-in handlers with their types' resource keys from the job type registry. */
