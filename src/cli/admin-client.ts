@@ -1,3 +1,6 @@
+import { type Command, InvalidArgumentError, Option } from 'commander';
+import { exchange, neutronErrorOf, neutronUrl, ServiceUnreachableError } from '../client/index.js';
+
 // The Admin API v1.0 seen from the CLI: where it is, how to authenticate to it, and one
 // request path that turns every failure into a message an operator can act on.
 
@@ -89,6 +92,8 @@ interface CatalogEntry {
 interface KeystoneToken {
   token: string;
   catalog: CatalogEntry[];
+  /** The project the token is scoped to. */
+  projectId?: string;
 }
 
 /** A token from OS_AUTH_URL (password), or the catalog of a token already given. */
@@ -110,8 +115,8 @@ async function keystone(env: Env, givenToken: string | undefined): Promise<Keyst
   }
   const token = givenToken ?? response.headers.get('x-subject-token');
   if (!token) throw new Error(`Keystone at ${url} answered without an X-Subject-Token header`);
-  const body = (await response.json().catch(() => ({}))) as { token?: { catalog?: CatalogEntry[] } };
-  return { token, catalog: body.token?.catalog ?? [] };
+  const body = (await response.json().catch(() => ({}))) as { token?: { catalog?: CatalogEntry[]; project?: { id?: string } } };
+  return { token, catalog: body.token?.catalog ?? [], projectId: body.token?.project?.id };
 }
 
 function catalogEndpoint(catalog: CatalogEntry[], region: string | undefined): string {
@@ -130,7 +135,8 @@ export class AdminClient {
 
   constructor(
     endpoint: string,
-    private readonly headers: Record<string, string>,
+    /** Identity (a token, or noauth headers) and accept headers; the same identity serves the regions' Neutrons. */
+    readonly headers: Record<string, string>,
   ) {
     this.base = apiBase(endpoint);
   }
@@ -200,4 +206,121 @@ export class AdminClient {
     }
     return { items };
   }
+}
+
+/** What `tricircle status` and `tricircle topology` reach: the Admin API, and every region's Neutron with the same identity. */
+export interface CloudAccess {
+  admin: AdminClient;
+  /** The token's project; without a token, the project of the noauth identity headers. */
+  projectId: string;
+  /** Neutron URL by region: the catalog's public `network` endpoints, overridden by the ones given. */
+  neutronEndpoints: Map<string, string>;
+}
+
+/** `REGION=URL` for --neutron-endpoint, gathered into one map over repeats. */
+export function neutronEndpointEntry(text: string, previous: Map<string, string> | undefined): Map<string, string> {
+  const at = text.indexOf('=');
+  const url = text.slice(at + 1);
+  if (at <= 0 || !URL.canParse(url)) throw new InvalidArgumentError(`expected REGION=URL, not '${text}'`);
+  return new Map([...(previous ?? []), [text.slice(0, at), url]]);
+}
+
+/**
+ * Connects as AdminClient.connect does, keeping what Keystone also tells: the token's project
+ * and the regions' Neutron endpoints. A given token is validated to read its catalog.
+ */
+export async function connectCloud(options: ConnectOptions, given: Map<string, string>, env: Env = process.env): Promise<CloudAccess> {
+  let osEndpoint = options.osEndpoint || env.OS_TRICIRCLE_ENDPOINT || env.OS_ENDPOINT;
+  let osToken = options.osToken || env.OS_TOKEN;
+  let issued: KeystoneToken | undefined;
+  if (env.OS_AUTH_URL && (osToken || (env.OS_USERNAME && env.OS_PASSWORD))) {
+    issued = await keystone(env, osToken);
+    osToken = issued.token;
+    osEndpoint ??= catalogEndpoint(issued.catalog, env.OS_REGION_NAME);
+  }
+  // With both a token and an endpoint, connect() asks Keystone nothing more.
+  const admin = await AdminClient.connect({ osEndpoint, osToken }, env);
+  const neutronEndpoints = new Map<string, string>();
+  for (const service of issued?.catalog ?? []) {
+    if (service.type !== 'network') continue;
+    for (const endpoint of service.endpoints ?? []) {
+      const region = endpoint.region_id ?? endpoint.region;
+      if (endpoint.interface === 'public' && region && endpoint.url && !neutronEndpoints.has(region)) neutronEndpoints.set(region, endpoint.url);
+    }
+  }
+  for (const [region, url] of given) neutronEndpoints.set(region, url);
+  const projectId = issued?.projectId ?? admin.headers['x-project-id'];
+  if (!projectId) throw new Error('the token is not scoped to a project; give --project');
+  return { admin, projectId, neutronEndpoints };
+}
+
+/** Read-only calls to one region's Neutron v2.0 with the CLI's identity, each within `timeoutSeconds`. */
+export class NeutronReader {
+  constructor(
+    readonly region: string,
+    readonly endpoint: string,
+    private readonly headers: Record<string, string>,
+    private readonly timeoutSeconds: number,
+  ) {}
+
+  /** Every item of a collection (following `<collection>_links` where the server pages); `query` without the '?'. */
+  async list(collection: string, query = ''): Promise<Json[]> {
+    let url: string | undefined = neutronUrl(this.endpoint, `/v2.0/${collection}${query ? `?${query}` : ''}`);
+    const items: Json[] = [];
+    const seen = new Set<string>();
+    while (url !== undefined && !seen.has(url)) {
+      seen.add(url);
+      const page = await this.get(url);
+      const found = page[collection];
+      if (!Array.isArray(found)) throw new Error(`Neutron of region ${this.region} at ${url} answered without a "${collection}" list`);
+      items.push(...found.filter(isObject));
+      const links = page[`${collection}_links`];
+      const next = Array.isArray(links) ? links.find((l) => isObject(l) && l.rel === 'next')?.href : undefined;
+      url = typeof next === 'string' ? next : undefined;
+    }
+    return items;
+  }
+
+  private async get(url: string): Promise<Json> {
+    let answer;
+    try {
+      answer = await exchange(`Neutron of region ${this.region}`, url, { headers: { ...this.headers, 'user-agent': 'tricircle-cli' } }, this.timeoutSeconds);
+    } catch (err) {
+      // The socket's reason (ECONNREFUSED, ...) is what an operator acts on; a timeout's message says it all.
+      if (err instanceof ServiceUnreachableError && typeof (err.cause as { code?: unknown })?.code === 'string') {
+        throw new Error(`${err.message}: ${networkReason(err)}`);
+      }
+      throw err;
+    }
+    if (answer.status < 200 || answer.status >= 300) throw neutronErrorOf(this.region, 'GET', url, answer.status, answer.text);
+    try {
+      const body: unknown = JSON.parse(answer.text);
+      if (isObject(body)) return body;
+    } catch {
+      // Reported below.
+    }
+    throw new Error(`Neutron of region ${this.region} at ${url} did not answer with a JSON object`);
+  }
+}
+
+/** The options of `tricircle status` and `tricircle topology`, as commander gives them. */
+export type CloudOptions = ConnectOptions & { neutronEndpoint?: Map<string, string>; timeout: number };
+
+/** How the cloud commands find the Admin API and the regions' Neutrons, and how long a region may take. */
+export function addCloudOptions(command: Command): Command {
+  const seconds = (text: string) => {
+    const value = Number(text);
+    if (text.trim() === '' || !(value > 0)) throw new InvalidArgumentError('expected a number of seconds above 0');
+    return value;
+  };
+  return command
+    .option('--os-endpoint <url>', 'Admin API URL (default: $OS_TRICIRCLE_ENDPOINT, $OS_ENDPOINT, the Keystone catalog, http://127.0.0.1:19999)')
+    .option('--os-token <token>', 'Keystone token (default: $OS_TOKEN, or one issued for $OS_AUTH_URL/$OS_USERNAME/$OS_PASSWORD)')
+    .addOption(
+      new Option(
+        '--neutron-endpoint <region=url>',
+        "a region's Neutron URL (CentralRegion too), over the catalog's 'network' endpoints; repeat for each",
+      ).argParser(neutronEndpointEntry),
+    )
+    .addOption(new Option('--timeout <seconds>', "how long one region's Neutron may take to answer").argParser(seconds).default(10));
 }

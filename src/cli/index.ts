@@ -4,12 +4,16 @@ import { registerAdminCommands } from './admin-commands.js';
 import { registerCompute } from './compute.js';
 import { registerManage } from './manage.js';
 import { registerServe } from './serve.js';
+import { registerStatus } from './status.js';
+import { registerTopology } from './topology.js';
 
 const program = new Command('tricircle').description('Multi-region OpenStack networking: one central Neutron for many regions').exitOverride();
 
 registerServe(program);
 registerManage(program);
 registerAdminCommands(program);
+registerStatus(program);
+registerTopology(program);
 registerCompute(program);
 
 try {
