@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config/index.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerCompute } from './compute.js';
+import { registerIdentity } from './identity.js';
 import { registerManage } from './manage.js';
 import { registerServe } from './serve.js';
 import { registerStatus } from './status.js';
@@ -15,6 +16,7 @@ registerAdminCommands(program);
 registerStatus(program);
 registerTopology(program);
 registerCompute(program);
+registerIdentity(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -337,6 +337,26 @@ export const OPTIONS = {
       help: 'The one availability zone of the compute service; ports get device_owner compute:<zone>.',
     },
   },
+  identity: {
+    bind_host: { type: str, default: '127.0.0.1', help: 'Address the identity service (tricircle identity, and the one of tricircle up) listens on.' },
+    bind_port: { type: port, default: '5000', help: 'Port of the identity service: Keystone v3 at /v3.' },
+    admin_password: {
+      type: str,
+      default: 'admin',
+      secret: true,
+      help: "Password of the identity service's user admin (project admin; roles admin, member, reader).",
+    },
+    demo_password: { type: str, default: 'demo', secret: true, help: "Password of the identity service's user demo (project demo; roles member, reader)." },
+    token_expiration: { type: { kind: 'int', min: 1 }, default: '3600', help: 'Seconds a token of the identity service stays valid.' },
+    region: { type: str, default: 'CentralRegion', help: "Region of the identity service's own endpoint in its catalog." },
+    endpoints: {
+      type: { kind: 'list' },
+      default: '',
+      help:
+        'The catalog of tricircle identity, as type:Region=URL entries (type one of identity, network, compute, image, tricircle), ' +
+        'e.g. network:RegionOne=http://127.0.0.1:20002. Every region without an identity entry gets this service itself. tricircle up builds its own.',
+    },
+  },
 } as const satisfies Record<string, Record<string, OptionSpec>>;
 
 export type Sections = typeof OPTIONS;

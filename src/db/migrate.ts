@@ -6,6 +6,7 @@ import * as securityGroupRules from './migrations/003_security_group_rules.js';
 import * as jobRuns from './migrations/004_job_runs.js';
 import * as computeServers from './migrations/005_compute_servers.js';
 import * as agents from './migrations/006_agents.js';
+import * as identity from './migrations/007_identity.js';
 
 // Migrations are listed here, in order, rather than discovered on disk, so they work the
 // same from sources and from a bundle. Names sort; never rename or edit a landed one.
@@ -17,6 +18,7 @@ function migrations(db: Db): Record<string, Migration> {
     '004_job_runs': { up: (k) => jobRuns.up(k) },
     '005_compute_servers': { up: (k) => computeServers.up(k, db.dialect) },
     '006_agents': { up: (k) => agents.up(k, db.dialect) },
+    '007_identity': { up: (k) => identity.up(k, db.dialect) },
   };
 }
 
