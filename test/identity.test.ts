@@ -184,6 +184,11 @@ describe('identity service', () => {
     });
     assert.equal(refused.status, 401);
     assert.equal((await post({ auth: { identity: { methods: ['token'], token: { id: 'not-a-token' } } } })).status, 401);
+    // Without a scope the new token is unscoped, as Keystone's is, even from a scoped one.
+    const fromScoped = await post({ auth: { identity: { methods: ['token'], token: { id: r.headers.get('x-subject-token') } } } });
+    assert.equal(fromScoped.status, 201);
+    assert.equal(fromScoped.body.token.project, undefined);
+    assert.equal(fromScoped.body.token.catalog, undefined);
   });
 
   it('refuses bad credentials with 401 in Keystone’s format, never saying which part was wrong', async () => {
@@ -243,6 +248,7 @@ describe('identity service', () => {
     const foreign = await validate(adminToken, demoToken);
     assert.equal(foreign.status, 403);
     assert.equal(foreign.body.error.title, 'Forbidden');
+    assert.deepEqual((await get('/v3/auth/tokens', adminToken)).body, { error: { code: 404, title: 'Not Found', message: 'No token in the request' } });
     const anonymous = await call(url, 'GET', '/v3/auth/tokens', undefined, { 'x-subject-token': demoToken });
     assert.deepEqual([anonymous.status, anonymous.body], [401, UNAUTHORIZED]);
     assert.equal((await validate(demoToken, 'garbage')).status, 401);
@@ -356,6 +362,12 @@ describe('identity service', () => {
     assert.deepEqual(
       assignments.map((a: { scope: { project: { id: string } } }) => a.scope.project.id),
       [projects[1].id, projects[1].id],
+    );
+    assert.deepEqual(assignments[0].user, { id: demoUser.id });
+    const named = (await list(`/v3/role_assignments?include_names&scope.project.id=${projects[0].id}`)).role_assignments;
+    assert.deepEqual(
+      named.map((a: any) => `${a.user.name}@${a.scope.project.name}.${a.scope.project.domain.name}:${a.role.name}`),
+      ['admin@admin.Default:admin', 'admin@admin.Default:member', 'admin@admin.Default:reader'],
     );
   });
 

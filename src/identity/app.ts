@@ -15,6 +15,7 @@ import {
   renderProject,
   renderRegion,
   renderRole,
+  renderRoleAssignment,
   renderService,
   renderToken,
   renderUser,
@@ -88,7 +89,7 @@ export function createIdentityApi({ config, db, logger, catalog }: IdentityApiOp
   async function subject(request: FastifyRequest, action: string) {
     const { user, record } = await caller(request);
     const token = header(request, 'x-subject-token');
-    if (!token) throw new ApiError('InvalidInput', 'X-Subject-Token header is required');
+    if (!token) throw new ApiError('ResourceNotFound', 'No token in the request');
     const found = await authenticator.resolve(token);
     if (!isAdmin(user, record.projectId) && found?.user.id !== user.id) throw forbidden(action);
     if (!found) throw new ApiError('ResourceNotFound', 'Could not find token.');
@@ -222,16 +223,13 @@ export function createIdentityApi({ config, db, logger, catalog }: IdentityApiOp
   list('/v3/role_assignments', 'list_role_assignments', 'role_assignments', (r) => {
     const q = query(r);
     const wanted = (value: string, filter: string | undefined) => filter === undefined || filter === value;
+    // Keystone reads a flag given without a value, or with any value but 0 and false, as set.
+    const withNames = q.include_names !== undefined && !['0', 'false', 'False'].includes(q.include_names);
     return directory.users.flatMap((user) =>
-      [...user.roles].flatMap(([projectId, roles]) =>
-        roles
-          .filter((role) => wanted(user.id, q['user.id']) && wanted(projectId, q['scope.project.id']) && wanted(role.id, q['role.id']))
-          .map((role) => ({
-            links: { assignment: `${baseUrl(r)}/v3/projects/${projectId}/users/${user.id}/roles/${role.id}` },
-            scope: { project: { id: projectId } },
-            user: { id: user.id },
-            role: { id: role.id },
-          })),
+      directory.projects.flatMap((project) =>
+        (user.roles.get(project.id) ?? [])
+          .filter((role) => wanted(user.id, q['user.id']) && wanted(project.id, q['scope.project.id']) && wanted(role.id, q['role.id']))
+          .map((role) => renderRoleAssignment(r, user, project, role, withNames)),
       ),
     );
   });

@@ -115,9 +115,6 @@ export class Authenticator {
       if (!ref) throw unauthorized('Only project scope is supported by this identity service.');
       project = byReference(this.directory.projects, ref, 'auth.scope.project') ?? null;
       if (!project || !user!.roles.has(project.id)) throw unauthorized();
-    } else if (inherited) {
-      // Keystone keeps the scope of the token when the request names none.
-      project = this.projectById(inherited.projectId);
     }
     return {
       user: user!,

@@ -121,3 +121,13 @@ export const renderEndpoint = (request: FastifyRequest, e: Endpoint) => ({
   region: e.region,
   links: self(request, `endpoints/${e.id}`),
 });
+
+export function renderRoleAssignment(request: FastifyRequest, user: User, project: Project, role: Role, withNames: boolean) {
+  const named = <T extends object>(ids: T, names: object) => (withNames ? { ...ids, ...names } : ids);
+  return {
+    links: { assignment: `${baseUrl(request)}/v3/projects/${project.id}/users/${user.id}/roles/${role.id}` },
+    scope: { project: named({ id: project.id }, { name: project.name, domain: domainRef(project.domain) }) },
+    user: named({ id: user.id }, { name: user.name, domain: domainRef(user.domain) }),
+    role: named({ id: role.id }, { name: role.name }),
+  };
+}
