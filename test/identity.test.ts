@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { KeystoneAdmin } from '../src/client/index.js';
 import type { CatalogEndpoint } from '../src/identity/index.js';
 import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
 import { identityToken, startIdentityApi, type RunningIdentityApi } from './support/identity-server.js';
@@ -408,6 +409,19 @@ describe('identity service', () => {
       (await get(`/v3/users/${adminUserId}/projects`, adminToken)).body.projects.map((p: { name: string }) => p.name),
       ['admin'],
     );
+  });
+
+  it('gives our region clients (KeystoneAdmin) an admin token and the network endpoints by region', async () => {
+    const admin = new KeystoneAdmin(
+      { authUrl: url, username: 'admin', password: 'admin', projectName: 'admin', userDomainName: 'Default', projectDomainName: 'Default' },
+      10,
+    );
+    assert.equal((await validate(await admin.token())).body.token.project.name, 'admin');
+    assert.deepEqual(Object.fromEntries(await admin.networkEndpoints()), {
+      CentralRegion: [neutron.url],
+      RegionOne: ['http://127.0.0.1:20002'],
+      RegionTwo: ['http://127.0.0.1:20003'],
+    });
   });
 
   it('expires tokens after [identity] token_expiration seconds', async () => {
