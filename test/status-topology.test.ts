@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { engines } from './support/engines.js';
+import { startIdentityApi } from './support/identity-server.js';
 import { neutronClient } from './support/neutron-server.js';
 import { until } from './support/xjob-processes.js';
 import { CENTRAL_REGION, CloudBuilder, expectStatus, startTricircleCloud, type TricircleCloud } from './support/tricircle-cloud.js';
@@ -25,9 +26,9 @@ interface CliResult {
   stderr: string;
 }
 
-/** Runs `tricircle <args>` with no OS_* variables of the caller's, whatever its exit status. */
-async function tricircle(args: string[]): Promise<CliResult> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_')));
+/** Runs `tricircle <args>` with `osEnv` as its only OS_* variables, whatever its exit status. */
+async function tricircle(args: string[], osEnv: Record<string, string> = {}): Promise<CliResult> {
+  const env = { ...Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_'))), ...osEnv };
   try {
     const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { env });
     return { code: 0, stdout, stderr };
@@ -210,6 +211,55 @@ describe('tricircle status and topology (sqlite)', () => {
     assert.ok(dot.includes(`  "${router.id}" -- "${ext.network.id}" [label="gateway", style=dashed];`), dot);
   });
 
+  it('finds the Admin API and every Neutron in the catalog of an identity service, and the project in the token', async () => {
+    const database = await sqlite!.create();
+    const catalog = () => [
+      { type: 'tricircle' as const, region: CENTRAL_REGION, url: cloud.adminUrl },
+      ...Object.entries(endpoints).map(([region, url]) => ({ type: 'network' as const, region, url })),
+    ];
+    const identity = await startIdentityApi(database.connection, catalog);
+    try {
+      const osEnv = {
+        OS_AUTH_URL: `${identity.url}/v3`,
+        OS_USERNAME: 'admin',
+        OS_PASSWORD: 'admin',
+        OS_PROJECT_NAME: 'admin',
+        OS_USER_DOMAIN_NAME: 'Default',
+        OS_PROJECT_DOMAIN_NAME: 'Default',
+      };
+      const status = await tricircle(['status', '--format', 'json'], osEnv);
+      assert.equal(status.code, 0, status.stderr + status.stdout);
+      assert.deepEqual(
+        (JSON.parse(status.stdout) as Json).regions.map((r: Json) => [r.region, r.endpoint, r.reachable]),
+        Object.entries(endpoints).map(([region, url]) => [region, url, true]),
+      );
+      // Without --project, the token's project: the identity service's admin project has no resources here.
+      const issued = await fetch(`${identity.url}/v3/auth/tokens`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          auth: {
+            identity: { methods: ['password'], password: { user: { name: 'admin', password: 'admin', domain: { id: 'default' } } } },
+            scope: { project: { name: 'admin', domain: { id: 'default' } } },
+          },
+        }),
+      });
+      const adminProject = ((await issued.json()) as Json).token.project.id;
+      const own = await tricircle(['topology', '--format', 'json'], osEnv);
+      assert.equal(own.code, 0, own.stderr);
+      assert.deepEqual(JSON.parse(own.stdout), { project_id: adminProject, routers: [], networks: [] });
+      const named = await tricircle(['topology', '--format', 'json', '--project', 'p2'], osEnv);
+      assert.deepEqual((JSON.parse(named.stdout) as Json).routers[0].regions, ['RegionOne', 'RegionTwo']);
+      // A wrong password is Keystone's refusal, said as such.
+      const refused = await tricircle(['status'], { ...osEnv, OS_PASSWORD: 'wrong' });
+      assert.equal(refused.code, 1);
+      assert.match(refused.stderr, /Keystone authentication failed: .*\(HTTP 401\)/);
+    } finally {
+      await identity.close();
+      await database.drop();
+    }
+  });
+
   // Last: it leaves RegionTwo down.
   it('status: a stopped region is unreachable and its FAIL job shows with its error; exit 1', async () => {
     await cloud.stopNeutron('RegionTwo');
@@ -240,7 +290,10 @@ describe('tricircle status and topology (sqlite)', () => {
     assert.match(table.stdout, /\| RegionTwo +\| az2 +\| NO +\|/);
     assert.match(table.stdout, /RegionTwo: Neutron of region RegionTwo at .* cannot be reached/);
     assert.match(table.stdout, new RegExp(`jobs: 0 NEW, 0 RUNNING, ${failed.length} FAIL`));
-    assert.ok(table.stdout.includes(failed[0]!.id), table.stdout);
+    for (const job of failed) {
+      assert.ok(table.stdout.includes(`  FAIL ${job.id} ${job.type} (project p2) region=RegionTwo, `), table.stdout);
+      assert.ok(table.stdout.includes(`       ${job.error}\n`), table.stdout);
+    }
     assert.match(table.stdout, new RegExp(`status: FAILING \\(1 region unreachable, ${failed.length} jobs? FAIL\\)\\n$`));
   });
 });

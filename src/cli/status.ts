@@ -108,9 +108,14 @@ export function statusText(status: CloudStatus): string {
   const { jobs } = status;
   const atLeast = jobs.truncated ? '≥' : '';
   lines.push(`\njobs: ${atLeast}${jobs.new} NEW, ${atLeast}${jobs.running} RUNNING, ${atLeast}${jobs.fail.length} FAIL\n`);
-  if (jobs.fail.length) {
-    const rows = jobs.fail.map((job) => [cell(job.id), cell(job.type), cell(job.project_id), cell(job.resource), shorten(cell(job.error), 100)]);
-    lines.push(table(['id', 'type', 'project_id', 'resource', 'error'], rows));
+  // A block per FAIL job rather than a table: the error is what matters and is long.
+  const regionOf = new Map(status.regions.map((r) => [r.pod_id, r.region]));
+  for (const job of jobs.fail) {
+    const resource = Object.entries((job.resource ?? {}) as Json).map(([key, value]) =>
+      key === 'pod_id' && regionOf.has(String(value)) ? `region=${regionOf.get(String(value))}` : `${key}=${cell(value)}`,
+    );
+    lines.push(`  FAIL ${cell(job.id)} ${cell(job.type)} (project ${cell(job.project_id)}) ${resource.join(', ')}\n`);
+    lines.push(`       ${shorten(cell(job.error), 300)}\n`);
   }
   const unreachable = status.regions.filter((r) => !r.reachable).length;
   const problems = [unreachable && `${plural(unreachable, 'region')} unreachable`, jobs.fail.length && `${plural(jobs.fail.length, 'job')} FAIL`];

@@ -183,11 +183,17 @@ export function topologyText(topology: Topology): string {
       ? { label: `${role} ${describeNetwork(network)}`, children: regionsOrNone(regionLabels(network.placements, 'network')) }
       : { label: `${role} ${id}`, children: ['(not visible)'] };
   };
-  const lines = [`project ${topology.project_id}: ${topology.routers.length} router(s), ${topology.networks.length} network(s)`];
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
+  const lines = [`project ${topology.project_id}: ${count(topology.routers.length, 'router')}, ${count(topology.networks.length, 'network')}`];
   for (const router of topology.routers) {
     const regions = regionLabels(router.placements, 'router');
     lines.push(`router ${router.name || '(no name)'} ${router.id} in ${regions.length ? regions.join(', ') : 'no region yet'}`);
-    const children = router.interfaces.map((id) => networkNode('interface', id));
+    // By name (topology.networks' order), then any network the caller cannot see.
+    const interfaces = [
+      ...topology.networks.map((network) => network.id).filter((id) => router.interfaces.includes(id)),
+      ...router.interfaces.filter((id) => !networks.has(id)),
+    ];
+    const children = interfaces.map((id) => networkNode('interface', id));
     if (router.gateway) children.push(networkNode('gateway', router.gateway));
     lines.push(...tree(children));
   }
