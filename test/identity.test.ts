@@ -1,12 +1,16 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import { KeystoneAdmin } from '../src/client/index.js';
 import type { CatalogEndpoint } from '../src/identity/index.js';
 import { call, startAdminApi, type RunningAdminApi } from './support/admin-server.js';
+import { engines, type TestDatabase } from './support/engines.js';
 import { identityToken, startIdentityApi, type RunningIdentityApi } from './support/identity-server.js';
+import { closedPort } from './support/net.js';
 import { startNeutronApi, type RunningNeutronApi } from './support/neutron-server.js';
 
 // The identity service over real HTTP on SQLite: tokens (password and token methods, scopes,
@@ -443,5 +447,120 @@ describe('identity service', () => {
     } finally {
       await restarted.close();
     }
+  });
+});
+
+// Migration 007 and the token store on the shared engines (SQLite is the suite above).
+for (const engine of (await engines()).filter((e) => e.name !== 'sqlite')) {
+  describe(`identity tokens on ${engine.name}`, { skip: engine.skip }, () => {
+    let database: TestDatabase;
+    let identity: RunningIdentityApi;
+    before(async () => {
+      database = await engine.create();
+      identity = await startIdentityApi(database.connection, () => []);
+    });
+    after(async () => {
+      await identity?.close();
+      await database?.drop();
+    });
+
+    it('issues, validates after a restart, and revokes', async () => {
+      const admin = await identityToken(identity.url, 'admin', 'admin', 'admin');
+      const demo = await identityToken(identity.url, 'demo', 'demo', 'demo');
+      const restarted = await startIdentityApi(database.connection, () => []);
+      try {
+        const check = () => call(restarted.url, 'GET', '/v3/auth/tokens', undefined, { 'x-auth-token': admin, 'x-subject-token': demo });
+        assert.equal((await check()).body.token.project.name, 'demo');
+        assert.equal((await call(restarted.url, 'DELETE', '/v3/auth/tokens', undefined, { 'x-auth-token': admin, 'x-subject-token': demo })).status, 204);
+        assert.equal((await check()).status, 404);
+      } finally {
+        await restarted.close();
+      }
+    });
+  });
+}
+
+describe('tricircle identity', () => {
+  const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
+  const ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_') && !key.startsWith('TRICIRCLE_')));
+  let dir: string;
+
+  /** Starts the command; resolves with the process once it listens, or with its output if it exits first. */
+  function start(configFile: string): Promise<{ child: ChildProcess; stderr: string; code: number | null }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'identity', '--config-file', configFile], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      child.stderr!.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+        if (stderr.includes('listening on')) resolve({ child, stderr, code: null });
+      });
+      child.on('exit', (code) => resolve({ child, stderr, code }));
+    });
+  }
+  const stop = (child: ChildProcess) => new Promise<number | null>((resolve) => (child.kill('SIGTERM'), child.on('exit', resolve)));
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'tricircle-identity-cli-'));
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('serves the catalog of [identity] endpoints on bind_port, and its tokens outlive the process', async () => {
+    const port = await closedPort();
+    const configFile = join(dir, 'identity.conf');
+    writeFileSync(
+      configFile,
+      [
+        '[DEFAULT]',
+        `state_path = ${join(dir, 'state')}`,
+        'log_level = warn',
+        '[identity]',
+        `bind_port = ${port}`,
+        'demo_password = s3cret',
+        'endpoints = network:CentralRegion=http://127.0.0.1:20001, network:RegionOne=http://127.0.0.1:20002, compute:RegionOne=http://127.0.0.1:8774/v2.1',
+        '',
+      ].join('\n'),
+    );
+    const url = `http://127.0.0.1:${port}`;
+    const first = await start(configFile);
+    assert.equal(first.code, null, first.stderr);
+    assert.match(first.stderr, new RegExp(`listening on ${url}/v3`));
+    let token: string;
+    try {
+      await assert.rejects(identityToken(url, 'demo', 'demo', 'demo'), /401/);
+      token = await identityToken(url, 'demo', 's3cret', 'demo');
+      const r = await call(url, 'GET', '/v3/auth/tokens', undefined, { 'x-auth-token': token, 'x-subject-token': token });
+      const endpoints = r.body.token.catalog.flatMap((s: any) =>
+        s.endpoints.filter((e: any) => e.interface === 'public').map((e: any) => `${s.type} ${e.region} ${e.url}`),
+      );
+      assert.deepEqual(
+        endpoints.sort(),
+        [
+          `identity CentralRegion ${url}/v3`,
+          `identity RegionOne ${url}/v3`,
+          'compute RegionOne http://127.0.0.1:8774/v2.1',
+          'network CentralRegion http://127.0.0.1:20001',
+          'network RegionOne http://127.0.0.1:20002',
+        ].sort(),
+      );
+    } finally {
+      assert.equal(await stop(first.child), 0);
+    }
+    const second = await start(configFile);
+    try {
+      assert.equal((await call(url, 'GET', '/v3/auth/tokens', undefined, { 'x-auth-token': token, 'x-subject-token': token })).status, 200);
+    } finally {
+      await stop(second.child);
+    }
+  });
+
+  it('refuses an [identity] endpoints entry that is not type:Region=URL', async () => {
+    const configFile = join(dir, 'bad.conf');
+    writeFileSync(
+      configFile,
+      `[DEFAULT]\nstate_path = ${join(dir, 'bad-state')}\n[identity]\nbind_port = ${await closedPort()}\nendpoints = volume:RegionOne=http://x\n`,
+    );
+    const run = await start(configFile);
+    assert.equal(run.code, 1);
+    assert.match(run.stderr, /\[identity\] endpoints: 'volume:RegionOne=http:\/\/x' is not type:Region=URL/);
   });
 });
