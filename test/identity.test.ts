@@ -396,6 +396,14 @@ describe('identity service', () => {
     const anonymous = await call(url, 'GET', '/v3/projects', undefined, {});
     assert.deepEqual([anonymous.status, anonymous.body], [401, UNAUTHORIZED]);
 
+    const catalogOfDemo = await get('/v3/auth/catalog', demoToken);
+    assert.deepEqual(catalogOfDemo.body.catalog, (await validate(demoToken)).body.token.catalog);
+    const unscoped = await identityToken(url, 'demo', 'demo');
+    assert.equal((await get('/v3/auth/catalog', unscoped)).status, 403);
+    assert.deepEqual(
+      (await get('/v3/auth/projects', unscoped)).body.projects.map((p: { name: string }) => p.name),
+      ['demo'],
+    );
     const mine = await get('/v3/auth/projects', demoToken);
     assert.deepEqual(
       mine.body.projects.map((p: { name: string }) => p.name),

@@ -4,7 +4,7 @@ import type { Config } from '../config/index.js';
 import { isDatabaseUnavailable, type Db } from '../db/index.js';
 import { ApiError, createHttpApp, route } from '../http/index.js';
 import { Authenticator, unauthorized } from './authenticate.js';
-import { expandCatalog, type CatalogEndpoint } from './catalog.js';
+import { expandCatalog, renderTokenCatalog, type CatalogEndpoint } from './catalog.js';
 import { buildDirectory, type User } from './directory.js';
 import {
   baseUrl,
@@ -141,7 +141,7 @@ export function createIdentityApi({ config, db, logger, catalog }: IdentityApiOp
     GET: async (request) => {
       const { record } = await caller(request);
       if (!record.projectId) throw new ApiError('PolicyNotAuthorized', 'The service catalog is only given to project-scoped tokens.');
-      return collection(request, 'catalog', renderToken(authenticator, record, catalogOf(request)).token.catalog as unknown[]);
+      return collection(request, 'catalog', renderTokenCatalog(catalogOf(request)));
     },
   });
   route(app, '/v3/auth/projects', {
