@@ -102,6 +102,7 @@ expect "RegionTwo's networks" "$(ids RegionTwo network)" "$net2"
 
 # ---------------------------------------------------------------- step 9: the servers' ports
 step 9 'each server is ACTIVE on a port with the address the central Neutron gave it'
+declare -A vm_ip
 for region_vm_net in "RegionOne $vm1 10.0.1" "RegionTwo $vm2 10.0.2"; do
   read -r region vm prefix <<<"$region_vm_net"
   expect "the status of $vm in $region" "$(openstack --os-region-name "$region" server show "$vm" -f value -c status)" ACTIVE
@@ -109,6 +110,7 @@ for region_vm_net in "RegionOne $vm1 10.0.1" "RegionTwo $vm2 10.0.2"; do
   expect_match "the central port of $vm" "$central_ip" "^${prefix//./\\.}\.[0-9]+$"
   local_ip=$(openstack --os-region-name "$region" port list --device-id "$vm" -f json | query 'd.map((p) => p["Fixed IP Addresses"][0].ip_address).join(" ")')
   expect "the port of $vm in $region" "$local_ip" "$central_ip"
+  vm_ip[$region]=$central_ip
 done
 vm1_port=$(openstack --os-region-name CentralRegion port list --device-id "$vm1" -f value -c ID)
 
@@ -126,14 +128,17 @@ router=$(openstack --os-region-name CentralRegion router create router -f value 
 openstack --os-region-name CentralRegion router add subnet router subnet1
 openstack --os-region-name CentralRegion router add subnet router subnet2
 wait_jobs
-declare -A bottom
+# Each region's copy is named after the central router's id, with an interface on its own
+# subnet and one on the bridge network 100.0.0.0/24 that joins the copies.
+declare -A bottom bridge_ip
 for region_prefix in 'RegionOne 10.0.1' 'RegionTwo 10.0.2'; do
   read -r region prefix <<<"$region_prefix"
   bottom[$region]=$(ids "$region" router --name "$router")
   expect_match "the routers named $router in $region" "${bottom[$region]}" '^[0-9a-f-]{36}$'
   addresses=$(openstack --os-region-name "$region" port list --router "${bottom[$region]}" -f json |
-    query 'd.map((p) => p["Fixed IP Addresses"][0].ip_address.replace(/\.\d+$/, ".x")).sort().join(" ")')
-  expect "the interfaces of $region's router" "$addresses" "$prefix.x 100.0.0.x"
+    query 'd.map((p) => p["Fixed IP Addresses"][0].ip_address).sort().join(" ")')
+  expect_match "the interfaces of $region's router" "$addresses" "^${prefix//./\\.}\.[0-9]+ 100\.0\.0\.[0-9]+$"
+  bridge_ip[$region]=${addresses##* }
 done
 "$TRICIRCLE" routing list --resource-type router
 
@@ -143,10 +148,15 @@ openstack --os-region-name CentralRegion router set --external-gateway ext-net r
 wait_jobs
 expect_match "RegionTwo's ns_router_$router" "$(ids RegionTwo router --name "ns_router_$router")" '^[0-9a-f-]{36}$'
 expect "RegionOne's routers named ns_router_$router" "$(ids RegionOne router --name "ns_router_$router")" ''
-for region in RegionOne RegionTwo; do
-  default_route=$(openstack --os-region-name "$region" router show "${bottom[$region]}" -f json |
-    query 'd.routes.filter((r) => r.destination === "0.0.0.0/0").map((r) => r.nexthop).join(" ")')
-  expect "the default route of $region's router" "$default_route" 100.0.0.1
+gateway_ip=$(openstack --os-region-name CentralRegion router show router -f json | query 'd.external_gateway_info.external_fixed_ips[0].ip_address')
+ns_gateway_ip=$(openstack --os-region-name RegionTwo router show "ns_router_$router" -f json | query 'd.external_gateway_info.external_fixed_ips[0].ip_address')
+expect "the gateway address of RegionTwo's ns_router_$router" "$ns_gateway_ip" "$gateway_ip"
+# North-south traffic goes to the ns_router (100.0.0.1); the other region's server through its copy.
+for region_other in 'RegionOne RegionTwo' 'RegionTwo RegionOne'; do
+  read -r region other <<<"$region_other"
+  routes=$(openstack --os-region-name "$region" router show "${bottom[$region]}" -f json |
+    query 'd.routes.map((r) => `${r.destination}>${r.nexthop}`).sort().join(" ")')
+  expect "the routes of $region's router" "$routes" "0.0.0.0/0>100.0.0.1 ${vm_ip[$other]}/32>${bridge_ip[$other]}"
 done
 ns_routings=$("$TRICIRCLE" routing list --resource-type ns_router --top-id "$router" -f json | query 'd.length')
 expect "the ns_router routings of $router" "$ns_routings" 1
@@ -168,6 +178,8 @@ wait_jobs
 fips=$(openstack --os-region-name RegionTwo floating ip list -f json | query 'd.map((f) => `${f["Floating IP Address"]} ${f.Port}`).join(" ")')
 expect "RegionTwo's floating IPs" "$fips" "$fip_address $vm1_port"
 expect "RegionOne's floating IPs" "$(ids RegionOne 'floating ip')" ''
+# vm1 lives in RegionOne: RegionTwo holds a shadow of its port for the floating IP to point at.
+expect "the device owner of vm1's port in RegionTwo" "$(openstack --os-region-name RegionTwo port show "$vm1_port" -f value -c device_owner)" compute:shadow
 "$TRICIRCLE" job list
 unfinished=$("$TRICIRCLE" job list -f json | query 'd.filter((j) => j.status !== "SUCCESS").map((j) => `${j.type}:${j.status}`).join(" ")')
 expect 'the jobs that did not end SUCCESS' "$unfinished" ''
