@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -16,6 +16,10 @@ import { startNeutronApi, type RunningNeutronApi } from './support/neutron-serve
 // The identity service over real HTTP on SQLite: tokens (password and token methods, scopes,
 // validation, revocation, expiry, a restart), the read-only lists in Keystone's format, and
 // our own Admin API and Neutron validating its tokens with auth_strategy = keystone.
+
+const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
+// The host's OS_* and TRICIRCLE_* variables must not steer the CLI under test.
+const CLI_ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_') && !key.startsWith('TRICIRCLE_')));
 
 const UNAUTHORIZED = { error: { code: 401, title: 'Unauthorized', message: 'The request you have made requires authentication.' } };
 
@@ -287,6 +291,13 @@ describe('identity service', () => {
     const seenByAdmin = await call(neutron.url, 'GET', '/v2.0/networks', undefined, { 'x-auth-token': adminToken });
     assert.ok(seenByAdmin.body.networks.some((n: { id: string }) => n.id === created.body.network.id));
     assert.equal((await call(neutron.url, 'GET', '/v2.0/networks', undefined, { 'x-auth-token': 'garbage' })).status, 401);
+    // The tricircle CLI finds the Admin API in the catalog with the OS_* variables of admin-openrc.sh.
+    const env = { ...CLI_ENV, OS_AUTH_URL: url, OS_USERNAME: 'admin', OS_PASSWORD: 'admin', OS_PROJECT_NAME: 'admin', OS_REGION_NAME: 'CentralRegion' };
+    const pods = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve) =>
+      execFile(process.execPath, [BIN, 'pod', 'list', '--format', 'json'], { env }, (err, stdout, stderr) => resolve({ code: err ? 1 : 0, stdout, stderr })),
+    );
+    assert.equal(pods.code, 0, pods.stderr);
+    assert.deepEqual(JSON.parse(pods.stdout), []);
   });
 
   it('lists domains, projects, users, roles, regions, services and endpoints to an admin, and gets each by id', async () => {
@@ -489,14 +500,12 @@ for (const engine of (await engines()).filter((e) => e.name !== 'sqlite')) {
 }
 
 describe('tricircle identity', () => {
-  const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
-  const ENV = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('OS_') && !key.startsWith('TRICIRCLE_')));
   let dir: string;
 
   /** Starts the command; resolves with the process once it listens, or with its output if it exits first. */
   function start(configFile: string): Promise<{ child: ChildProcess; stderr: string; code: number | null }> {
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, [BIN, 'identity', '--config-file', configFile], { env: ENV, stdio: ['ignore', 'ignore', 'pipe'] });
+      const child = spawn(process.execPath, [BIN, 'identity', '--config-file', configFile], { env: CLI_ENV, stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       child.stderr!.on('data', (chunk: Buffer) => {
         stderr += chunk.toString();
