@@ -131,6 +131,10 @@ describe('tricircle status and topology (sqlite)', () => {
     const noAdmin = await tricircle(['topology', '--os-endpoint', 'http://127.0.0.1:1', '--neutron-endpoint', `${CENTRAL_REGION}=${cloud.central.url}`]);
     assert.equal(noAdmin.code, 1);
     assert.match(noAdmin.stderr, /cannot connect to the Admin API at http:\/\/127\.0\.0\.1:1\/v1\.0\/pods/);
+    // A token without $OS_AUTH_URL: nothing says its project, which only topology needs.
+    const tokenOnly = await tricircle(['topology', '--os-token', 'some-token', ...flags()]);
+    assert.equal(tokenOnly.code, 1);
+    assert.match(tokenOnly.stderr, /the token's project is unknown .*: give --project/);
     const noCentral = await tricircle(['topology', ...flags(['RegionOne'])]);
     assert.equal(noCentral.code, 1);
     assert.match(noCentral.stderr, /no Neutron endpoint for the central region CentralRegion: .*--neutron-endpoint CentralRegion=URL/);

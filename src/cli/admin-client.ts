@@ -211,8 +211,8 @@ export class AdminClient {
 /** What `tricircle status` and `tricircle topology` reach: the Admin API, and every region's Neutron with the same identity. */
 export interface CloudAccess {
   admin: AdminClient;
-  /** The token's project; without a token, the project of the noauth identity headers. */
-  projectId: string;
+  /** The token's project (known when Keystone was asked); without a token, the project of the noauth identity headers. */
+  projectId?: string;
   /** Neutron URL by region: the catalog's public `network` endpoints, overridden by the ones given. */
   neutronEndpoints: Map<string, string>;
 }
@@ -249,9 +249,7 @@ export async function connectCloud(options: ConnectOptions, given: Map<string, s
     }
   }
   for (const [region, url] of given) neutronEndpoints.set(region, url);
-  const projectId = issued?.projectId ?? admin.headers['x-project-id'];
-  if (!projectId) throw new Error('the token is not scoped to a project; give --project');
-  return { admin, projectId, neutronEndpoints };
+  return { admin, projectId: issued?.projectId ?? admin.headers['x-project-id'], neutronEndpoints };
 }
 
 /** Read-only calls to one region's Neutron v2.0 with the CLI's identity, each within `timeoutSeconds`. */

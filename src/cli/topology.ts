@@ -93,6 +93,7 @@ const byName = (a: { name: string; id: string }, b: { name: string; id: string }
 export async function readTopology(opts: TopologyOptions): Promise<Topology> {
   const { admin, projectId: own, neutronEndpoints } = await connectCloud(opts, opts.neutronEndpoint ?? new Map());
   const projectId = opts.project ?? own;
+  if (!projectId) throw new Error("the token's project is unknown (an unscoped token, or a token without $OS_AUTH_URL to ask Keystone): give --project");
   const pods = (await admin.list('pods', {})).items;
   const centralPod = pods.find((pod) => !pod.az_name);
   if (!centralPod) throw new Error('no central pod is registered (a pod without --az-name): tricircle pod create --region-name CentralRegion');
