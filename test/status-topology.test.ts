@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
@@ -122,6 +124,28 @@ describe('tricircle status and topology (sqlite)', () => {
     assert.equal(regionOne.reachable, false);
     assert.equal(regionOne.endpoint, null);
     assert.match(regionOne.error, /--neutron-endpoint RegionOne=URL/);
+  });
+
+  it('status: a region whose endpoint answers errors, or nothing within --timeout, is unreachable', async () => {
+    // Silent: accepts connections and never answers.
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const silentUrl = `http://127.0.0.1:${(silent.address() as AddressInfo).port}`;
+      const args = [...flags([CENTRAL_REGION]), '--neutron-endpoint', `RegionOne=${cloud.adminUrl}`, '--neutron-endpoint', `RegionTwo=${silentUrl}`];
+      const result = await tricircle(['status', '--format', 'json', '--timeout', '0.5', ...args]);
+      assert.equal(result.code, 1, result.stderr);
+      const byRegion = Object.fromEntries((JSON.parse(result.stdout) as Json).regions.map((r: Json) => [r.region, r]));
+      assert.equal(byRegion[CENTRAL_REGION].reachable, true);
+      // The Admin API has no /v2.0: its 404 makes RegionOne's "Neutron" unusable.
+      assert.equal(byRegion.RegionOne.reachable, false);
+      assert.match(byRegion.RegionOne.error, /^Neutron of region RegionOne answered 404 to GET http:\/\/.*\/v2\.0\/[a-z]+\?fields=id: /);
+      assert.equal(byRegion.RegionTwo.reachable, false);
+      assert.match(byRegion.RegionTwo.error, /^Neutron of region RegionTwo at .* did not answer within 0\.5 s$/);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('refuses a malformed --neutron-endpoint and an unreachable Admin API with a clear message', async () => {
