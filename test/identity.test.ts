@@ -244,9 +244,11 @@ describe('identity service', () => {
   it('validates tokens with GET and HEAD: 200 for a valid one, 404 for an unknown one, 401 without a valid caller', async () => {
     const ok = await validate(demoToken);
     assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('x-subject-token'), demoToken);
     assert.equal(ok.body.token.user.name, 'demo');
     const head = await call(url, 'HEAD', '/v3/auth/tokens', undefined, { 'x-auth-token': adminToken, 'x-subject-token': demoToken });
     assert.equal(head.status, 200);
+    assert.equal(head.headers.get('x-subject-token'), demoToken);
     assert.equal(head.text, '');
     const unknown = await validate('unknown-token');
     assert.equal(unknown.status, 404);

@@ -123,13 +123,14 @@ export function createIdentityApi({ config, db, logger, catalog }: IdentityApiOp
         .header('x-subject-token', token)
         .send(renderToken(authenticator, record, wantsCatalog(request) ? catalogOf(request) : null));
     },
-    GET: async (request) => {
-      const { found } = await subject(request, 'validate_token');
-      return renderToken(authenticator, found.record, wantsCatalog(request) ? catalogOf(request) : null);
+    // Validation answers with the token in X-Subject-Token too: keystoneclient reads it from there.
+    GET: async (request, reply) => {
+      const { token, found } = await subject(request, 'validate_token');
+      return reply.header('x-subject-token', token).send(renderToken(authenticator, found.record, wantsCatalog(request) ? catalogOf(request) : null));
     },
     HEAD: async (request, reply) => {
-      await subject(request, 'check_token');
-      return reply.code(200).send();
+      const { token } = await subject(request, 'check_token');
+      return reply.code(200).header('x-subject-token', token).send();
     },
     DELETE: async (request, reply) => {
       const { token } = await subject(request, 'revoke_token');
