@@ -203,7 +203,7 @@ describe('tricircle status and topology (sqlite)', () => {
     }
     // Another project's view has none of it.
     const other = JSON.parse((await tricircle(['topology', '--project', 'p3', '--format', 'json', ...flags()])).stdout) as Json;
-    assert.deepEqual(other, { project_id: 'p3', routers: [], networks: [] });
+    assert.deepEqual(other, { project_id: 'p3', project_name: null, routers: [], networks: [] });
   });
 
   it('topology as text: router, then its networks, then their regions', async () => {
@@ -275,9 +275,15 @@ describe('tricircle status and topology (sqlite)', () => {
       const adminProject = ((await issued.json()) as Json).token.project.id;
       const own = await tricircle(['topology', '--format', 'json'], osEnv);
       assert.equal(own.code, 0, own.stderr);
-      assert.deepEqual(JSON.parse(own.stdout), { project_id: adminProject, routers: [], networks: [] });
-      const named = await tricircle(['topology', '--format', 'json', '--project', 'p2'], osEnv);
-      assert.deepEqual((JSON.parse(named.stdout) as Json).routers[0].regions, ['RegionOne', 'RegionTwo']);
+      assert.deepEqual(JSON.parse(own.stdout), { project_id: adminProject, project_name: 'admin', routers: [], networks: [] });
+      // A name Keystone knows becomes its id; other text is taken as an id (p2 is no Keystone project here).
+      const demo = JSON.parse((await tricircle(['topology', '--format', 'json', '--project', 'demo'], osEnv)).stdout) as Json;
+      assert.match(demo.project_id, /^[0-9a-f]{32}$/);
+      assert.equal(demo.project_name, 'demo');
+      assert.notEqual(demo.project_id, adminProject);
+      const named = JSON.parse((await tricircle(['topology', '--format', 'json', '--project', 'p2'], osEnv)).stdout) as Json;
+      assert.equal(named.project_name, null);
+      assert.deepEqual(named.routers[0].regions, ['RegionOne', 'RegionTwo']);
       // A wrong password is Keystone's refusal, said as such.
       const refused = await tricircle(['status'], { ...osEnv, OS_PASSWORD: 'wrong' });
       assert.equal(refused.code, 1);

@@ -93,7 +93,7 @@ interface KeystoneToken {
   token: string;
   catalog: CatalogEntry[];
   /** The project the token is scoped to. */
-  projectId?: string;
+  project?: ProjectRef;
 }
 
 /** A token from OS_AUTH_URL (password), or the catalog of a token already given. */
@@ -115,8 +115,9 @@ async function keystone(env: Env, givenToken: string | undefined): Promise<Keyst
   }
   const token = givenToken ?? response.headers.get('x-subject-token');
   if (!token) throw new Error(`Keystone at ${url} answered without an X-Subject-Token header`);
-  const body = (await response.json().catch(() => ({}))) as { token?: { catalog?: CatalogEntry[]; project?: { id?: string } } };
-  return { token, catalog: body.token?.catalog ?? [], projectId: body.token?.project?.id };
+  const body = (await response.json().catch(() => ({}))) as { token?: { catalog?: CatalogEntry[]; project?: { id?: string; name?: string } } };
+  const project = body.token?.project;
+  return { token, catalog: body.token?.catalog ?? [], project: project?.id ? { id: project.id, name: project.name ?? null } : undefined };
 }
 
 function catalogEndpoint(catalog: CatalogEntry[], region: string | undefined): string {
@@ -208,11 +209,33 @@ export class AdminClient {
   }
 }
 
+export interface ProjectRef {
+  id: string;
+  name: string | null;
+}
+
+/** The one project Keystone lists under this name, else `nameOrId` taken as an id (also when the caller may not list projects). */
+async function keystoneProject(env: Env, token: string, nameOrId: string): Promise<ProjectRef> {
+  const url = `${keystoneBase(env.OS_AUTH_URL!)}/projects?name=${encodeURIComponent(nameOrId)}`;
+  let projects: Array<{ id?: string; name?: string }>;
+  try {
+    const response = await send(url, { headers: { 'x-auth-token': token, accept: 'application/json' } }, 'Keystone');
+    projects = (((await response.json()) as { projects?: unknown }).projects as typeof projects) ?? [];
+  } catch {
+    return { id: nameOrId, name: null };
+  }
+  const named = projects.filter((p) => p.id && p.name === nameOrId);
+  if (named.length > 1) throw new Error(`${named.length} projects are named '${nameOrId}' in Keystone: give the id (${named.map((p) => p.id).join(', ')})`);
+  return named[0] ? { id: named[0].id!, name: nameOrId } : { id: nameOrId, name: null };
+}
+
 /** What `tricircle status` and `tricircle topology` reach: the Admin API, and every region's Neutron with the same identity. */
 export interface CloudAccess {
   admin: AdminClient;
   /** The token's project (known when Keystone was asked); without a token, the project of the noauth identity headers. */
-  projectId?: string;
+  project?: ProjectRef;
+  /** The project of this name or id: Keystone resolves a name when it issued or read the token; else the text is the id. */
+  findProject(nameOrId: string): Promise<ProjectRef>;
   /** Neutron URL by region: the catalog's public `network` endpoints, overridden by the ones given. */
   neutronEndpoints: Map<string, string>;
 }
@@ -249,7 +272,13 @@ export async function connectCloud(options: ConnectOptions, given: Map<string, s
     }
   }
   for (const [region, url] of given) neutronEndpoints.set(region, url);
-  return { admin, projectId: issued?.projectId ?? admin.headers['x-project-id'], neutronEndpoints };
+  const headerProject = admin.headers['x-project-id'];
+  return {
+    admin,
+    project: issued?.project ?? (headerProject ? { id: headerProject, name: null } : undefined),
+    neutronEndpoints,
+    findProject: async (nameOrId) => (issued ? keystoneProject(env, issued.token, nameOrId) : { id: nameOrId, name: null }),
+  };
 }
 
 /** Read-only calls to one region's Neutron v2.0 with the CLI's identity, each within `timeoutSeconds`. */

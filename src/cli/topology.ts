@@ -41,6 +41,8 @@ export interface TopologyRouter {
 
 export interface Topology {
   project_id: string;
+  /** Known when Keystone named it (the token's project, or --project given by name). */
+  project_name: string | null;
   routers: TopologyRouter[];
   /** The project's networks, and other projects' ones its routers use (external networks). */
   networks: TopologyNetwork[];
@@ -91,9 +93,10 @@ const regionsOf = (found: Placement[]) => [...new Set(found.map((p) => p.region)
 const byName = (a: { name: string; id: string }, b: { name: string; id: string }) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 
 export async function readTopology(opts: TopologyOptions): Promise<Topology> {
-  const { admin, projectId: own, neutronEndpoints } = await connectCloud(opts, opts.neutronEndpoint ?? new Map());
-  const projectId = opts.project ?? own;
-  if (!projectId) throw new Error("the token's project is unknown (an unscoped token, or a token without $OS_AUTH_URL to ask Keystone): give --project");
+  const cloud = await connectCloud(opts, opts.neutronEndpoint ?? new Map());
+  const { admin, neutronEndpoints } = cloud;
+  const project = opts.project === undefined ? cloud.project : await cloud.findProject(opts.project);
+  if (!project) throw new Error("the token's project is unknown (an unscoped token, or a token without $OS_AUTH_URL to ask Keystone): give --project");
   const pods = (await admin.list('pods', {})).items;
   const centralPod = pods.find((pod) => !pod.az_name);
   if (!centralPod) throw new Error('no central pod is registered (a pod without --az-name): tricircle pod create --region-name CentralRegion');
@@ -103,8 +106,8 @@ export async function readTopology(opts: TopologyOptions): Promise<Topology> {
     throw new Error(`no Neutron endpoint for the central region ${centralRegion}: none in the Keystone catalog; give --neutron-endpoint ${centralRegion}=URL`);
   const central = new NeutronReader(centralRegion, endpoint, admin.headers, opts.timeout);
 
-  const project = `project_id=${encodeURIComponent(projectId)}`;
-  const [ownNetworks, routers] = await Promise.all([central.list('networks', project), central.list('routers', project)]);
+  const ofProject = `project_id=${encodeURIComponent(project.id)}`;
+  const [ownNetworks, routers] = await Promise.all([central.list('networks', ofProject), central.list('routers', ofProject)]);
   const routerIds = routers.map((router) => String(router.id));
   // Central's reserved ports (interface_<region>_<subnet>) are router interfaces too; only the routers' own count.
   const interfacePorts = await listWhere(central, 'ports', 'device_id', routerIds, '&device_owner=network%3Arouter_interface');
@@ -127,7 +130,8 @@ export async function readTopology(opts: TopologyOptions): Promise<Topology> {
     placements(admin, routerIds, ROUTER_TYPES, regionOf),
   ]);
   return {
-    project_id: projectId,
+    project_id: project.id,
+    project_name: project.name,
     routers: routers
       .map((router) => {
         const id = String(router.id);
@@ -185,7 +189,8 @@ export function topologyText(topology: Topology): string {
       : { label: `${role} ${id}`, children: ['(not visible)'] };
   };
   const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
-  const lines = [`project ${topology.project_id}: ${count(topology.routers.length, 'router')}, ${count(topology.networks.length, 'network')}`];
+  const project = topology.project_name ? `${topology.project_name} ${topology.project_id}` : topology.project_id;
+  const lines = [`project ${project}: ${count(topology.routers.length, 'router')}, ${count(topology.networks.length, 'network')}`];
   for (const router of topology.routers) {
     const regions = regionLabels(router.placements, 'router');
     lines.push(`router ${router.name || '(no name)'} ${router.id} in ${regions.length ? regions.join(', ') : 'no region yet'}`);
@@ -215,7 +220,7 @@ const quote = (text: string) => `"${text.replace(/\\/g, '\\\\').replace(/"/g, '\
  */
 export function topologyDot(topology: Topology): string {
   const label = (...lines: string[]) => quote(lines.filter(Boolean).join('\n')).replace(/\n/g, '\\n');
-  const lines = [`graph topology {`, `  label=${quote(`project ${topology.project_id}`)};`, '  labelloc=t;'];
+  const lines = [`graph topology {`, `  label=${quote(`project ${topology.project_name ?? topology.project_id}`)};`, '  labelloc=t;'];
   for (const network of topology.networks) {
     const regions = regionLabels(network.placements, 'network').join(', ') || 'no region';
     const shape = network.external ? 'doubleoctagon' : 'ellipse';
@@ -245,7 +250,7 @@ gateways, each node labelled with its regions), e.g.
 export function registerTopology(program: Command): void {
   const command = program.command('topology').description("A project's networks and routers, and the regions each one exists in");
   addCloudOptions(command)
-    .option('--project <id>', "the project to show (default: the token's project; another one needs an admin)")
+    .option('--project <project>', "the project to show, by id (or by name, when Keystone is used) (default: the token's project)")
     .addOption(new Option('-f, --format <format>', 'output format').choices(FORMATS).default('text'))
     .addHelpText('after', TOPOLOGY_HELP)
     .action(async (opts: TopologyOptions) => {
