@@ -92,6 +92,25 @@ async function placements(admin: AdminClient, ids: string[], types: string[], re
 const regionsOf = (found: Placement[]) => [...new Set(found.map((p) => p.region))].sort();
 const byName = (a: { name: string; id: string }, b: { name: string; id: string }) => a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
 
+const gatewayOf = (router: Json) => ((router.external_gateway_info as Json | null)?.network_id as string | undefined) ?? null;
+
+/** The project's networks and routers in the central Neutron, the routers' interface ports, the networks they use, and their subnets. */
+async function centralView(central: NeutronReader, projectId: string) {
+  const ofProject = `project_id=${encodeURIComponent(projectId)}`;
+  const [ownNetworks, routers] = await Promise.all([central.list('networks', ofProject), central.list('routers', ofProject)]);
+  // Central's reserved ports (interface_<region>_<subnet>) are router interfaces too; only the routers' own count.
+  const routerIds = routers.map((router) => String(router.id));
+  const interfacePorts = await listWhere(central, 'ports', 'device_id', routerIds, '&device_owner=network%3Arouter_interface');
+  // Networks of other projects the routers use: an external network, a shared one.
+  const own = new Set(ownNetworks.map((network) => String(network.id)));
+  const used = [...interfacePorts.map((port) => String(port.network_id)), ...routers.map(gatewayOf).filter((id): id is string => id !== null)];
+  const foreignIds = used.filter((id) => !own.has(id));
+  const networks = [...ownNetworks, ...(await listWhere(central, 'networks', 'id', foreignIds))];
+  const networkIds = networks.map((network) => String(network.id));
+  const subnets = await listWhere(central, 'subnets', 'network_id', networkIds);
+  return { networks, routers, interfacePorts, subnets };
+}
+
 export async function readTopology(opts: TopologyOptions): Promise<Topology> {
   const cloud = await connectCloud(opts, opts.neutronEndpoint ?? new Map());
   const { admin, neutronEndpoints } = cloud;
@@ -106,24 +125,9 @@ export async function readTopology(opts: TopologyOptions): Promise<Topology> {
     throw new Error(`no Neutron endpoint for the central region ${centralRegion}: none in the Keystone catalog; give --neutron-endpoint ${centralRegion}=URL`);
   const central = new NeutronReader(centralRegion, endpoint, admin.headers, opts.timeout);
 
-  const ofProject = `project_id=${encodeURIComponent(project.id)}`;
-  const [ownNetworks, routers] = await Promise.all([central.list('networks', ofProject), central.list('routers', ofProject)]);
-  const routerIds = routers.map((router) => String(router.id));
-  // Central's reserved ports (interface_<region>_<subnet>) are router interfaces too; only the routers' own count.
-  const interfacePorts = await listWhere(central, 'ports', 'device_id', routerIds, '&device_owner=network%3Arouter_interface');
-  const gatewayOf = (router: Json) => ((router.external_gateway_info as Json | null)?.network_id as string | undefined) ?? null;
-  const known = new Set(ownNetworks.map((network) => String(network.id)));
-  const used = [...interfacePorts.map((port) => String(port.network_id)), ...routers.map(gatewayOf).filter((id): id is string => id !== null)];
-  const foreign = await listWhere(
-    central,
-    'networks',
-    'id',
-    used.filter((id) => !known.has(id)),
-  );
-  const networks = [...ownNetworks, ...foreign];
+  const { networks, routers, interfacePorts, subnets } = await centralView(central, project.id);
   const networkIds = networks.map((network) => String(network.id));
-  const subnets = await listWhere(central, 'subnets', 'network_id', networkIds);
-
+  const routerIds = routers.map((router) => String(router.id));
   const regionOf = new Map(pods.map((pod) => [String(pod.pod_id), String(pod.region_name)]));
   const [networkPlaces, routerPlaces] = await Promise.all([
     placements(admin, networkIds, NETWORK_TYPES, regionOf),
