@@ -59,13 +59,17 @@ wait_jobs() {
   fi
 }
 
+# Standard input's lines, or the arguments, sorted on one space-separated line.
+sorted_line() { sort | tr '\n' ' ' | sed 's/ $//'; }
+sorted() { printf '%s\n' "$@" | sorted_line; }
+
 # The ids of a region's resources of KIND (network, router, port, floating ip) as one sorted,
 # space-separated line; the remaining arguments filter (e.g. --name X).
 ids() {
   local region=$1 kind=$2
   shift 2
   # shellcheck disable=SC2086
-  openstack --os-region-name "$region" $kind list "$@" -f value -c ID | sort | tr '\n' ' ' | sed 's/ $//'
+  openstack --os-region-name "$region" $kind list "$@" -f value -c ID | sorted_line
 }
 
 # ---------------------------------------------------------------- step 5: the pods
@@ -119,7 +123,7 @@ step 10 'ext-net (VLAN on extern) and ext-subnet, in RegionTwo'
 ext_net=$(openstack --os-region-name CentralRegion network create --external --provider-network-type vlan --provider-physical-network extern \
   --availability-zone-hint RegionTwo ext-net -f value -c id)
 openstack --os-region-name CentralRegion subnet create --network ext-net --no-dhcp --subnet-range 163.3.124.0/24 ext-subnet -f value -c id >/dev/null
-expect "RegionTwo's networks" "$(ids RegionTwo network)" "$(printf '%s\n' "$net2" "$ext_net" | sort | tr '\n' ' ' | sed 's/ $//')"
+expect "RegionTwo's networks" "$(ids RegionTwo network)" "$(sorted "$net2" "$ext_net")"
 expect "RegionOne's networks" "$(ids RegionOne network)" "$net1"
 
 # ---------------------------------------------------------------- step 11: the router
@@ -141,6 +145,9 @@ for region_prefix in 'RegionOne 10.0.1' 'RegionTwo 10.0.2'; do
   bridge_ip[$region]=${addresses##* }
 done
 "$TRICIRCLE" routing list --resource-type router
+# The Admin API's routings name exactly those two copies.
+routed=$("$TRICIRCLE" routing list --resource-type router --top-id "$router" -f json | query 'd.map((r) => r.bottom_id).sort().join(" ")')
+expect "the router routings of $router" "$routed" "$(sorted "${bottom[RegionOne]}" "${bottom[RegionTwo]}")"
 
 # ---------------------------------------------------------------- step 12: the gateway
 step 12 'the gateway on ext-net: ns_router_<router> in RegionTwo, default routes via 100.0.0.1'
