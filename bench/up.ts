@@ -81,10 +81,27 @@ function portFree(port: number): Promise<boolean> {
 /** A base port whose `count` consecutive ports are all free now. */
 async function freePortRange(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40_000 + Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral ports (32768 up), which outgoing connections could take meanwhile.
+    const base = 21_000 + Math.floor(Math.random() * (11_000 - count));
     if ((await Promise.all(Array.from({ length: count }, (_, i) => portFree(base + i)))).every(Boolean)) return base;
   }
   throw new Error(`no ${count} consecutive free ports found`);
+}
+
+/**
+ * `startUp` on a range of free ports, again on another when one was taken meanwhile (a fresh
+ * start then again on an empty data directory).
+ */
+async function startOnFreePorts(dataDir: string, fresh: boolean, regions: number, opts: Options, cleanup: Cleanup): Promise<{ up: Up; readyMs: number }> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startUp(dataDir, regions, await freePortRange(portCount(regions)), opts, cleanup);
+    } catch (err) {
+      if (attempt === 3 || !/ is in use /.test((err as Error).message)) throw err;
+      progress(`a port was taken between the probe and the start; again on other ports`);
+      if (fresh) rmSync(dataDir, { recursive: true, force: true });
+    }
+  }
 }
 
 /** Resident and peak resident memory of a process, MB, from /proc. */
@@ -253,14 +270,13 @@ async function measureRegions(regions: number, opts: Options, cleanup: Cleanup):
     const workDir = mkdtempSync(join(tmpdir(), 'tricircle-bench-up-'));
     const removeWorkDir = cleanup.add(`remove ${workDir}`, () => rmSync(workDir, { recursive: true, force: true }));
     const dataDir = join(workDir, 'data');
-    const basePort = await freePortRange(portCount(regions));
-    const fresh = await startUp(dataDir, regions, basePort, opts, cleanup);
+    const fresh = await startOnFreePorts(dataDir, true, regions, opts, cleanup);
     figures.freshMs.push(fresh.readyMs);
     // Idle: what start-up left once its garbage could be collected.
     await sleep(1000);
     figures.idleRssMb.push(memoryMb(fresh.up.pid).rss);
     await fresh.up.stop();
-    const restart = await startUp(dataDir, regions, basePort, opts, cleanup);
+    const restart = await startOnFreePorts(dataDir, false, regions, opts, cleanup);
     figures.restartMs.push(restart.readyMs);
     // The load once per region count, on the last run's restarted cloud.
     if (run === opts.runs) {

@@ -31,7 +31,8 @@ function portFree(port: number): Promise<boolean> {
 /** A base port whose PORTS consecutive ports are all free now. */
 async function freePortRange(): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 40_000 + Math.floor(Math.random() * 20_000);
+    // Below Linux's ephemeral ports (32768 up), which outgoing connections could take meanwhile.
+    const base = 21_000 + Math.floor(Math.random() * (11_000 - PORTS));
     const free = await Promise.all(Array.from({ length: PORTS }, (_, i) => portFree(base + i)));
     if (free.every(Boolean)) return base;
   }
