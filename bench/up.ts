@@ -252,6 +252,12 @@ async function walkthroughLoad(up: Up): Promise<void> {
     await sleep(50);
   }
   if (await count('FAIL')) throw new Error(`a walkthrough job FAILed: see ${up.adminUrl}/jobs?status=FAIL`);
+  // The jobs' outcome, so that a load that built nothing cannot pass for a light one.
+  const extRegionNeutron = `${endpoint('network', external.availability_zone_hints[0]!)}/v2.0`;
+  const nsRouters = (await call(`${extRegionNeutron}/routers?name=ns_router_${router.id}`, 'GET', undefined, 200)).routers as Json[];
+  const floatingIps = (await call(`${extRegionNeutron}/floatingips?port_id=${port.id}`, 'GET', undefined, 200)).floatingips as Json[];
+  if (nsRouters.length !== 1 || floatingIps.length !== 1)
+    throw new Error(`the walkthrough load left no ns_router or floating IP in ${external.availability_zone_hints[0]}`);
 }
 
 interface RegionFigures {
