@@ -1,16 +1,14 @@
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { MIGRATION_NAMES } from '../src/db/index.js';
 import { engines } from './support/engines.js';
-import { until } from './support/xjob-processes.js';
 
-// The `tricircle` command as an operator runs it: start-up, configuration errors, schema
-// management on each engine, and graceful shutdown.
+// The `tricircle` command as an operator runs it: start-up, configuration errors and schema
+// management on each engine (`tricircle up`, and graceful shutdown: test/up.test.ts).
 
 const dir = mkdtempSync(join(tmpdir(), 'tricircle-proc-'));
 const BIN = join(import.meta.dirname, '..', 'bin', 'tricircle.js');
@@ -29,21 +27,6 @@ function run(args: string[], env: Record<string, string> = {}): Promise<Ran> {
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
     child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
-/** Starts a server command and resolves with its base URL once it says it listens. */
-function startServer(args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; url: string; exited: Promise<number | null> }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, ...env } });
-    const exited = new Promise<number | null>((r) => child.on('close', r));
-    let stderr = '';
-    child.stderr.on('data', (d) => {
-      stderr += d;
-      const m = /listening on (http:\/\/[^/\s]+)/.exec(stderr);
-      if (m) resolve({ child, url: m[1]!, exited });
-    });
-    child.on('close', (code) => reject(new Error(`server exited with ${code}: ${stderr}`)));
   });
 }
 
@@ -69,47 +52,6 @@ describe('the tricircle command', () => {
     assert.match(r.stdout, /bind_port = 20999 {4}# env/);
     assert.match(r.stdout, /connection = postgresql:\/\/tc:\*\*\*@db\.example\/tc/);
     assert.doesNotMatch(r.stdout, /topsecret/);
-  });
-
-  it('finishes an in-flight request after SIGTERM, then exits 0', async () => {
-    const env = {
-      TRICIRCLE_DEFAULT__BIND_HOST: '127.0.0.1',
-      TRICIRCLE_DEFAULT__BIND_PORT: '0',
-      TRICIRCLE_DEFAULT__STATE_PATH: join(dir, 'state'),
-      TRICIRCLE_DEFAULT__LOG_LEVEL: 'warn',
-      // The regions' Neutrons and computes on free ports too.
-      TRICIRCLE_NEUTRON__BIND_PORT: '0',
-      TRICIRCLE_COMPUTE__BIND_PORT: '0',
-    };
-    const server = await startServer(['up'], env);
-    const { hostname, port } = new URL(server.url);
-    // `up` registered the central pod and the two regions it serves.
-    const pods = async () => ((await (await fetch(`${server.url}/v1.0/pods`)).json()) as { pods: Array<{ region_name: string; az_name: string }> }).pods;
-    // The regions start once the Admin API already answers.
-    await until('the regions to be registered', async () => (await pods()).length === 3, 30_000, 100);
-    assert.deepEqual((await pods()).map((pod) => `${pod.region_name}/${pod.az_name}`).sort(), ['CentralRegion/', 'RegionOne/az1', 'RegionTwo/az2']);
-    const body = JSON.stringify({ pod: { region_name: 'RegionThree', az_name: 'az3' } });
-    // Send the headers (asking for 100 Continue, so we know the server has the request in
-    // hand) and half the body, signal the server, then send the rest.
-    const socket = connect(Number(port), hostname);
-    await new Promise((r) => socket.once('connect', r));
-    let response = '';
-    socket.on('data', (d) => (response += d));
-    const closed = new Promise((r) => socket.once('close', r));
-    socket.write(
-      `POST /v1.0/pods HTTP/1.1\r\nHost: ${hostname}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n` +
-        'Expect: 100-continue\r\nConnection: close\r\n\r\n',
-    );
-    while (!response.includes('100 Continue')) await new Promise((r) => setTimeout(r, 20));
-    socket.write(body.slice(0, 10));
-    server.child.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 300));
-    socket.write(body.slice(10));
-    await closed;
-    assert.match(response, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /);
-    assert.match(response, /"region_name":"RegionThree"/);
-    assert.equal(await server.exited, 0);
-    await assert.rejects(fetch(`${server.url}/`), 'no longer listening');
   });
 });
 

@@ -5,11 +5,22 @@ export interface Service {
   app: FastifyInstance;
   host: string;
   port: number;
+  /** Who listens, for the port-clash message (e.g. 'the central Neutron'); defaults to `name`. */
+  description?: string;
+  /** What to change when the port is taken, for the port-clash message (e.g. '[neutron] bind_port'). */
+  portOption?: string;
 }
 
-/** Starts listening and returns the bound address (port 0 picks a free port). */
+/** Starts listening and returns the bound address (port 0 picks a free port); a taken port is a one-line error naming the option to change. */
 export async function listen(service: Service): Promise<string> {
-  const address = await service.app.listen({ host: service.host, port: service.port });
+  let address: string;
+  try {
+    address = await service.app.listen({ host: service.host, port: service.port });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+    const change = service.portOption ? `; set ${service.portOption}` : '';
+    throw new Error(`port ${service.port} on ${service.host} is in use (${service.description ?? service.name}${change})`);
+  }
   service.app.log.info({ service: service.name, address }, 'listening');
   return address;
 }
