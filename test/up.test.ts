@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,14 +134,18 @@ describe('tricircle up', () => {
   };
   const pods = async () => (await call(token, 'GET', `${admin}/v1.0/pods`)).body.pods as Array<{ region_name: string; az_name: string }>;
 
-  before(async () => {
-    // Two more below the range, for the clash of the central Neutron.
+  /** A new base port; two more free below it, for the clash of the central Neutron. */
+  const moveToFreePorts = async () => {
     base = (await freePorts(PORTS + 2)) + 2;
-    dir = mkdtempSync(join(tmpdir(), 'tricircle-up-'));
     identity = `http://127.0.0.1:${base}`;
     admin = `http://127.0.0.1:${base + 1}`;
     central = `http://127.0.0.1:${base + 2}`;
     regionOne = `http://127.0.0.1:${base + 3}`;
+  };
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tricircle-up-'));
+    await moveToFreePorts();
     await start();
   });
   after(async () => {
@@ -273,14 +277,17 @@ describe('tricircle up', () => {
     );
   });
 
-  it('stops on SIGTERM with exit code 0 and the lock released, and resumes every resource on restart', async () => {
+  it('stops on SIGTERM with exit code 0 and the lock released, and resumes every resource on a restart on other ports', async () => {
     const net = await call(token, 'POST', `${central}/v2.0/networks`, { network: { name: 'kept' } });
     assert.equal(net.status, 201);
     const id = (net.body.network as { id: string }).id;
     assert.equal(await stop(up, 'SIGTERM'), 0);
     assert.ok(!existsSync(join(dir, 'up.pid')));
+    // On other ports: the catalog and the cached endpoints follow (the next test's jobs reach RegionOne there).
+    await moveToFreePorts();
     await start();
     assert.equal((await call(token, 'GET', `${central}/v2.0/networks/${id}`)).status, 200);
+    assert.match(readFileSync(join(dir, 'clouds.yaml'), 'utf8'), new RegExp(`auth_url: ${identity}/v3`));
     assert.equal((await pods()).length, 3, 'the pods are not registered twice');
   });
 
@@ -357,7 +364,7 @@ describe('tricircle up', () => {
   });
 });
 
-describe('tricircle up on a data directory it cannot serve', () => {
+describe('tricircle up on a data directory left behind', () => {
   let base: number;
   before(async () => {
     base = await freePorts(PORTS);
@@ -375,6 +382,17 @@ describe('tricircle up on a data directory it cannot serve', () => {
     assert.equal(sha256(file), hash);
     assert.deepEqual(readdirSync(dir), ['tricircle.sqlite'], 'no other file created, and the lock released');
   };
+
+  it('takes over a lock file left without a pid', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tricircle-up-stale-'));
+    const lock = join(dir, 'up.pid');
+    writeFileSync(lock, '');
+    utimesSync(lock, new Date(Date.now() - 60_000), new Date(Date.now() - 60_000));
+    const up = await startUp(['--data-dir', dir, '--base-port', String(base), '--regions', String(REGIONS)]);
+    assert.equal(readFileSync(lock, 'utf8'), `${up.child.pid}\n`);
+    assert.equal(await stop(up, 'SIGTERM'), 0);
+    assert.ok(!existsSync(lock));
+  });
 
   it('refuses a database of a newer schema, naming the file and the migration', async () => {
     const { dir, file } = dataDir((path) => {

@@ -85,7 +85,8 @@ export function lockDataDir(dir: string): () => void {
     const text = readLock(path);
     if (text === undefined) continue;
     const holder = holderOf(path, text);
-    if (holder === 'unwritten' || (holder !== undefined && isAlive(holder))) {
+    // Our own pid in it is an earlier process's that had it (a container restarted with the same pid).
+    if (holder === 'unwritten' || (holder !== undefined && holder !== process.pid && isAlive(holder))) {
       const who = holder === 'unwritten' ? 'another tricircle up that is starting' : `another tricircle up (pid ${holder})`;
       throw new Error(`the data directory ${dir} is in use by ${who}; stop it first, or give another --data-dir`);
     }

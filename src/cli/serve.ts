@@ -194,10 +194,10 @@ async function serveAllInOne(opts: UpOptions): Promise<void> {
       { name: 'demo', password: config.identity.demo_password },
     ],
   });
-  process.stderr.write(allInOne.summary(catalog, config.client.top_region_name, dir, files));
   const grace = config.DEFAULT.graceful_shutdown_timeout;
-  // Regions stop first: the central services' workers may still be calling them; identity last, as everyone asks it.
+  // Before saying it is ready: whoever reads that may stop it at once.
   services.closeOnSignal([...regionsUp.apps, ...services.apps, identity], [...regionsUp.closers, ...services.closers], grace + 10, (m) => logger.info(m));
+  process.stderr.write(allInOne.summary(catalog, config.client.top_region_name, dir, files));
 }
 
 export function registerServe(program: Command): void {
