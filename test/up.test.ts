@@ -27,7 +27,8 @@ const PORTS = 3 + 2 * REGIONS;
 /** `count` consecutive ports on 127.0.0.1 that nothing listens on (held while probing, then released). */
 async function freePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 50; attempt++) {
-    const base = 20000 + Math.floor(Math.random() * 30000);
+    // Below Linux's ephemeral range (32768 up), where port-0 servers and outgoing connections would take them meanwhile; above the defaults of up.
+    const base = 21000 + Math.floor(Math.random() * (32768 - 21000 - count));
     const held: Server[] = [];
     try {
       for (let i = 0; i < count; i++) {
