@@ -43,8 +43,8 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * Moves a dead holder's pid file aside. When another `up` replaced it meanwhile (it read the
- * same stale pid and won), its file is put back and ours is the next attempt's problem.
+ * Moves a dead holder's pid file aside. When what was moved is no longer that file (another
+ * `up` took the lock over first and wrote its own), it is put back; the caller then tries again.
  */
 function takeOver(path: string, stale: string): void {
   const aside = `${path}.stale-${process.pid}`;
@@ -66,19 +66,18 @@ function takeOver(path: string, stale: string): void {
 /**
  * Creates `dir` and locks it for this process (DIR/up.pid holding our pid, created
  * exclusively); a lock whose process is gone is taken over. Throws when another live `up`
- * holds it. The lock is released on exit; the returned function releases it earlier.
+ * holds it. The lock is released when this process exits.
  */
-export function lockDataDir(dir: string): () => void {
+export function lockDataDir(dir: string): void {
   mkdirSync(dir, { recursive: true });
   const path = join(dir, LOCK_FILE);
   for (let attempt = 0; attempt < 5; attempt++) {
     try {
       writeFileSync(path, `${process.pid}\n`, { flag: 'wx' });
-      const release = () => {
+      process.once('exit', () => {
         if (readLock(path) === `${process.pid}\n`) unlinkSync(path);
-      };
-      process.once('exit', release);
-      return release;
+      });
+      return;
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
     }
