@@ -10,7 +10,7 @@ async function serveCompute(files: string[] | undefined, region: string | undefi
   // The flag wins over the files, which would win over an override.
   const config = region === undefined ? runtime.config : { ...runtime.config, compute: { ...runtime.config.compute, region_name: region } };
   const app = createComputeApi({ config, db, logger });
-  const address = await listen({ name: 'compute', app, host: config.compute.bind_host, port: config.compute.bind_port });
+  const address = await listen({ name: 'compute', app, host: config.compute.bind_host, port: config.compute.bind_port, portOption: '[compute] bind_port' });
   process.stderr.write(`tricircle compute (${config.compute.region_name}) listening on ${address}/v2.1\n`);
   closeOnSignal([app], [() => db.close()], config.DEFAULT.graceful_shutdown_timeout, (m) => logger.info(m));
 }

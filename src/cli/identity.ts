@@ -11,7 +11,7 @@ async function serveIdentity(files: string[] | undefined): Promise<void> {
   const { config, logger, db } = await openRuntime(files);
   const entries = parseCatalogEntries(config.identity.endpoints);
   const app = createIdentityApi({ config, db, logger, catalog: () => entries });
-  const address = await listen({ name: 'identity', app, host: config.identity.bind_host, port: config.identity.bind_port });
+  const address = await listen({ name: 'identity', app, host: config.identity.bind_host, port: config.identity.bind_port, portOption: '[identity] bind_port' });
   process.stderr.write(`tricircle identity listening on ${address}/v3\n`);
   closeOnSignal([app], [() => db.close()], config.DEFAULT.graceful_shutdown_timeout, (m) => logger.info(m));
 }
