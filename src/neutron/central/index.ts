@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { regionClientsFor } from '../../client/index.js';
-import type { Config } from '../../config/index.js';
+import { ConfigError, type Config } from '../../config/index.js';
 import type { Db } from '../../db/index.js';
 import { JobRepository, PodRepository, RoutingMap, type JobWaker } from '../../tricircle/index.js';
 import { JobFailure, type RegionClients } from '../../xjob/index.js';
@@ -19,6 +19,22 @@ const noRegions: RegionClients = {
   },
 };
 
+/**
+ * The central role allocates every stretched network's segment, so its types must make sense
+ * together (reference §3.2): the bridge networks' type is a tenant type that each region can
+ * carry (the option's choices leave out `local`), and every tenant type has its type driver.
+ */
+export function validateCentralTypes(config: Config): void {
+  const { type_drivers: drivers, tenant_network_types: tenantTypes, bridge_network_type: bridgeType } = config.tricircle;
+  const missing = tenantTypes.filter((type) => !drivers.includes(type));
+  if (missing.length) {
+    throw new ConfigError(`[tricircle] tenant_network_types names ${missing.join(', ')}, not in [tricircle] type_drivers (${drivers.join(', ')})`);
+  }
+  if (!tenantTypes.includes(bridgeType)) {
+    throw new ConfigError(`[tricircle] bridge_network_type = ${bridgeType} must be one of [tricircle] tenant_network_types (${tenantTypes.join(', ')})`);
+  }
+}
+
 export interface CentralRole {
   plugin: NeutronPlugin;
   deps: CoreDeps;
@@ -29,6 +45,7 @@ export interface CentralRole {
  * as availability zones, wrapped by the central plugin. `waker` wakes the job workers.
  */
 export function centralRoleFor(config: Config, db: Db, logger: Logger, waker?: JobWaker, regions?: RegionClients): CentralRole {
+  validateCentralTypes(config);
   const pods = new PodRepository(db);
   const zones = new PodZones(pods);
   const { plugin: core, deps } = createNeutronCore(config, db.kysely, zones);

@@ -75,8 +75,15 @@ async function deleteNetwork(services: CentralServices, ctx: RequestContext, id:
       users.map((p) => String(p.id)),
     );
   for (const pod of await copyPods(services, id, COPY_TYPES, ports, subnetIds)) {
-    await inRegion(services, pod.region_name, (neutron) => deleteRegionCopy(neutron, 'networks', id, id));
-    for (const topId of [id, ...subnetIds, ...ports.map((p) => String(p.id))]) await services.routings.remove({ topId, podId: pod.pod_id });
+    // The region's own ports go with its copy; some (shadow ports of ports central no longer has) have routing rows only there.
+    const regionPortIds = await inRegion(services, pod.region_name, async (neutron) => {
+      const held = (await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?network_id=${id}`)).ports.map((p) => String(p.id));
+      await deleteRegionCopy(neutron, 'networks', id, id);
+      return held;
+    });
+    for (const topId of new Set([id, ...subnetIds, ...ports.map((p) => String(p.id)), ...regionPortIds])) {
+      await services.routings.remove({ topId, podId: pod.pod_id });
+    }
   }
   for (const topId of [id, ...subnetIds]) await services.routings.remove({ topId });
   await removeReservedPorts(services, ctx, ports, subnetIds);
