@@ -311,6 +311,11 @@ export const OPTIONS = {
       default: 'p2p',
       help: "How VxLAN networks span regions. p2p: a local Neutron reports the tunnel IP of the bound host's agent to central; noop: it reports none. l2gw is not supported (refused at start-up).",
     },
+    max_shadow_port_bulk_size: {
+      type: { kind: 'int', min: 1 },
+      default: '100',
+      help: 'Most shadow ports xjob creates in a region with one bulk request (shadow_port_setup); more are sent in several requests.',
+    },
   },
   compute: {
     bind_host: { type: str, default: '0.0.0.0', help: 'Address the compute service (tricircle compute) listens on.' },

@@ -28,6 +28,8 @@ export interface TricircleCloudOptions {
   xjob?: 'in-process' | { processes: number };
   /** Config overrides for every service (sections merge). */
   overrides?: Overrides;
+  /** Per region, overrides merged over `overrides` for its services (e.g. its compute's tunnel_ip). */
+  regionOverrides?: Record<string, Overrides>;
   /** false: the test registers the pods (through the Admin API), then calls connectRegions(). */
   registerPods?: boolean;
 }
@@ -74,7 +76,14 @@ export interface TricircleCloud {
 const XJOB_DEFAULTS = { worker_sleep_time: '0.1', retry_attempts: '5', retry_base_delay: '0.2', retry_max_delay: '1' };
 
 export async function startTricircleCloud(options: TricircleCloudOptions): Promise<TricircleCloud> {
-  const { engine, regions = ['RegionOne', 'RegionTwo'], xjob = 'in-process', overrides = {}, registerPods = true } = options;
+  const { engine, regions = ['RegionOne', 'RegionTwo'], xjob = 'in-process', overrides = {}, regionOverrides = {}, registerPods = true } = options;
+  const overridesOf = (region: string): Overrides => {
+    const own = regionOverrides[region] ?? {};
+    return {
+      ...overrides,
+      ...Object.fromEntries(Object.entries(own).map(([section, values]) => [section, { ...overrides[section as keyof Overrides], ...values }])),
+    };
+  };
   const closers: Array<() => Promise<void>> = [];
   const close = async () => {
     for (const closer of closers.reverse()) await closer();
@@ -115,7 +124,7 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
     const admin = await serveOnLoopback(createAdminApi({ config, db: adminRuntime.db, logger }), adminRuntime.db);
     closers.push(() => admin.close());
     const services: Record<string, RegionServices> = {};
-    for (const name of regions) services[name] = await startRegion(engine, name, central.url, closers, 1, overrides);
+    for (const name of regions) services[name] = await startRegion(engine, name, central.url, closers, 1, overridesOf(name));
     const urls: Record<string, string> = {
       [CENTRAL_REGION]: central.url,
       ...Object.fromEntries(regions.map((name) => [name, services[name]!.neutrons[0]!.url])),
@@ -170,7 +179,7 @@ export async function startTricircleCloud(options: TricircleCloudOptions): Promi
       async restartNeutron(region) {
         const old = services[region]!.neutrons[0]!;
         const port = Number(new URL(old.url).port);
-        const neutron = await startLocalNeutron(services[region]!.database.connection, central.url, region, overrides, port);
+        const neutron = await startLocalNeutron(services[region]!.database.connection, central.url, region, overridesOf(region), port);
         services[region]!.neutrons[0] = neutron;
         closers.push(() => neutron.close());
       },

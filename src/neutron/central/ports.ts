@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { RequestContext } from '../../auth/index.js';
 import { insertUnlessTaken } from '../../db/index.js';
 import { ApiError } from '../../http/errors.js';
-import { interfacePortName, RESERVED_GATEWAY_DEVICE, type Pod } from '../../tricircle/index.js';
+import { interfacePortName, RESERVED_GATEWAY_DEVICE, SHADOW_OWNER, shadowPortName, type Pod } from '../../tricircle/index.js';
 import { wrapOperations, type Resource, type ResourceOperations } from '../core/plugin.js';
 import { reservedPort } from './reserved-ports.js';
 import { asAdmin, castJob, inRegion, listAll, unlessGone, type CentralServices } from './services.js';
@@ -90,6 +90,35 @@ async function boundInRegion(services: CentralServices, ctx: RequestContext, por
   for (const routerId of routers)
     await castJob(services, projectCtx, 'router_setup', { pod_id: pod.pod_id, router_id: routerId, network_id: String(network.id) });
   await castJob(services, projectCtx, 'seg_rule_setup', { project_id: String(port.project_id) });
+  // p2p VxLAN: the other regions' L2 learns of this port (and this region of theirs) through shadow ports.
+  if (network['provider:network_type'] === 'vxlan' && services.config.client.cross_pod_vxlan_mode === 'p2p') {
+    await castJob(services, projectCtx, 'shadow_port_setup', { pod_id: pod.pod_id, network_id: String(network.id) });
+  }
+}
+
+/**
+ * A VM gone from a region (§3.5 path 1, §9.7): the port's shadows in the other regions go at
+ * once, so that a VM can take the port in one of them. A region that cannot be reached now is
+ * left to shadow_port_setup, which removes the shadows of ports that are VM ports nowhere.
+ */
+async function releasedInRegion(services: CentralServices, ctx: RequestContext, port: Resource, pod: Pod): Promise<void> {
+  const id = String(port.id);
+  await services.routings.remove({ topId: id, podId: pod.pod_id, resourceTypes: ['port'] });
+  const networkId = String(port.network_id);
+  for (const podId of await services.routings.podsOf(networkId, ['network'])) {
+    if (podId === pod.pod_id) continue;
+    const other = await services.pods.get(podId);
+    try {
+      await inRegion(services, other.region_name, async (neutron) => {
+        const found = await neutron.request<{ ports: Resource[] }>('GET', `/v2.0/ports?name=${shadowPortName(id)}&network_id=${networkId}`);
+        for (const shadow of found.ports) if (shadow.device_owner === SHADOW_OWNER) await unlessGone(neutron.request('DELETE', `/v2.0/ports/${id}`));
+      });
+      await services.routings.remove({ topId: id, podId, resourceTypes: ['shadow_port'] });
+    } catch (err) {
+      services.logger.warn({ err, region: other.region_name, port: id }, 'the shadow port of a released port stays until shadow_port_setup removes it');
+      await castJob(services, { ...ctx, projectId: String(port.project_id) }, 'shadow_port_setup', { pod_id: podId, network_id: networkId });
+    }
+  }
 }
 
 /** A local Neutron's report of a port's binding in its region (reference §3.5 update_port path 1, §4.4). */
@@ -100,11 +129,12 @@ async function bindingReport(services: CentralServices, ctx: RequestContext, id:
   for (const attr of ['binding:host_id', 'binding:vnic_type']) if (text(profile[attr]) !== undefined) binding[attr] = profile[attr];
   if (profile.status === 'ACTIVE' || profile.status === 'DOWN') binding.status = profile.status;
   const port = await services.core.ports!.update(ctx, id, { ...changes, ...binding });
-  const device = text(profile.device) ?? '';
-  if (device.startsWith('compute:')) await boundInRegion(services, ctx, port, pod);
-  else if (profile.status === 'DOWN' && device === '') await services.routings.remove({ topId: id, podId: pod.pod_id, resourceTypes: ['port'] });
+  // The agent first: the shadow_port_setup cast below reads it.
   const [host, tunnelIp] = [text(profile.host), text(profile.tunnel_ip)];
   if (host && tunnelIp) await recordAgent(services, pod.pod_id, host, text(profile.type) ?? OVS_AGENT, tunnelIp);
+  const device = text(profile.device) ?? '';
+  if (device.startsWith('compute:')) await boundInRegion(services, ctx, port, pod);
+  else if (profile.status === 'DOWN' && device === '') await releasedInRegion(services, ctx, port, pod);
   return port;
 }
 

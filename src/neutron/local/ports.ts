@@ -166,6 +166,11 @@ function forcedUp(before: Resource, changes: Resource): Resource {
   return { ...forced, status: 'ACTIVE' };
 }
 
+/** A VM port Nova lets go (its owner cleared) is DOWN, as an agent would report it: central reads that as the VM gone (§3.5 path 1). */
+function releasedDown(before: Resource, changes: Resource): Resource {
+  return isCompute(before.device_owner) && changes.device_owner === '' ? { ...changes, status: 'DOWN' } : changes;
+}
+
 export async function updatePort(
   ports: ResourceOperations,
   central: CentralNeutron,
@@ -176,7 +181,7 @@ export async function updatePort(
   asked: Resource,
 ): Promise<Resource> {
   const before = await ports.get(ctx, id);
-  const changes = forcedUp(before, await agents.record(asked, asked['binding:host_id'] ?? before['binding:host_id']));
+  const changes = releasedDown(before, forcedUp(before, await agents.record(asked, asked['binding:host_id'] ?? before['binding:host_id'])));
   const after = await ports.update(ctx, id, changes);
   if (!reachesCentral(ctx) || !reportsToCentral(before, after, changes)) return after;
   try {

@@ -7,6 +7,7 @@ import { configureRoute } from './configure-route.js';
 import { routerSetup } from './router-setup.js';
 import { updateNetwork } from './update-network.js';
 import { subnetUpdate } from './subnet-update.js';
+import { shadowPortSetup } from './shadow-port-setup.js';
 
 // The handler of each job type, one file per type beside this one (`<type>.ts`), as the
 // central role's issues build them. A job whose type has no handler here fails with a
@@ -19,6 +20,7 @@ const HANDLERS: Partial<Record<JobType, JobHandler>> = {
   update_network: updateNetwork,
   subnet_update: subnetUpdate,
   resource_recycle: resourceRecycle,
+  shadow_port_setup: shadowPortSetup,
 };
 
 /** The built-in handlers with their types' resource keys from the job type registry. */
