@@ -210,6 +210,31 @@ describe('cross-region VxLAN shadow ports, three regions (sqlite)', () => {
     const done = await cloud.db.kysely.selectFrom('async_job_logs').select('type').where('type', '=', 'shadow_port_setup').execute();
     assert.ok(done.length >= 3, 'shadow_port_setup jobs ran');
   });
+
+  it('a VM gone while another region is unreachable: that region loses the shadow once it answers again', async () => {
+    const port2 = ports[1]!;
+    await cloud.stopNeutron('RegionThree');
+    try {
+      await h.removeServer('RegionTwo', servers.vm5!);
+    } finally {
+      await cloud.restartNeutron('RegionThree');
+    }
+    assert.equal(
+      (await h.shadows('RegionOne')).some((p) => p.id === port2.id),
+      false,
+      'RegionOne lost it at once',
+    );
+    await h.settled();
+    assert.equal(
+      (await h.shadows('RegionThree')).some((p) => p.id === port2.id),
+      false,
+      'RegionThree lost it through shadow_port_setup',
+    );
+    assert.deepEqual(
+      (await cloud.routings(port2.id)).map((r) => r.resource_type),
+      [],
+    );
+  });
 });
 
 describe('cross_pod_vxlan_mode and batching (sqlite)', () => {
@@ -232,7 +257,7 @@ describe('cross_pod_vxlan_mode and batching (sqlite)', () => {
     }
   });
 
-  it('max_shadow_port_bulk_size = 1: three ports of RegionOne all get their shadows in RegionTwo', async () => {
+  it('max_shadow_port_bulk_size = 1: three ports of RegionOne all get their shadows in RegionTwo; a MAC in use there counts as existing', async () => {
     const { cloud, network } = await l2Cloud(['RegionOne', 'RegionTwo'], { client: { max_shadow_port_bulk_size: '1' } });
     try {
       const h = helpers(
@@ -248,11 +273,23 @@ describe('cross_pod_vxlan_mode and batching (sqlite)', () => {
         ports.push(await h.port(`p${n}`));
         await h.boot('RegionOne', `vm${n}`, ports.at(-1)!.id);
       }
+      // A fourth whose MAC a port of RegionTwo's own already has (created there without a token: central never hears of it).
+      const taken = await h.port('p4');
+      const squatter = (
+        await ok(cloud.regions.RegionTwo!.neutron.post('/v2.0/ports', { port: { network_id: network.id, mac_address: taken.mac_address } }), 201)
+      ).port;
+      await h.boot('RegionOne', 'vm4', taken.id);
       await cloud.startXJob();
       await h.settled();
       const shadows = await h.shadows('RegionTwo');
-      assert.equal(shadows.length, 3);
+      assert.deepEqual(shadows.map((p) => p.id).sort(), ports.map((p) => p.id).sort());
       for (const port of ports) assertShadow(shadows, port, 'RegionOne', 'RegionTwo');
+      const holders = (await h.regionPorts('RegionTwo')).filter((p) => p.mac_address === taken.mac_address);
+      assert.deepEqual(
+        holders.map((p) => p.id),
+        [squatter.id],
+        'the port holding the MAC stays as it was',
+      );
     } finally {
       await cloud.close();
     }
