@@ -106,9 +106,14 @@ describe('networks stretched over three regions (sqlite)', { skip: sqlite?.skip 
       gateways.add(subnetCopy.gateway_ip);
     }
     assert.equal(gateways.size, REGIONS.length, 'one gateway per region');
-    const rows = (await cloud.routings(network.id)).filter((r) => r.resource_type === 'network');
-    assert.deepEqual(rows.map((r) => r.pod_id).sort(), REGIONS.map((region) => cloud.podIds[region]).sort(), 'a network routing row per region');
-    assert.ok(rows.every((r) => r.bottom_id === network.id));
+    for (const [resource, type] of [
+      [network, 'network'],
+      [subnet, 'subnet'],
+    ] as const) {
+      const rows = (await cloud.routings(resource.id)).filter((r) => r.resource_type === type);
+      assert.deepEqual(rows.map((r) => r.pod_id).sort(), REGIONS.map((region) => cloud.podIds[region]).sort(), `a ${type} routing row per region`);
+      assert.ok(rows.every((r) => r.bottom_id === resource.id));
+    }
   };
 
   before(async () => {
