@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
-import { ConfigError, loadConfig } from '../src/config/index.js';
+import { ConfigError, envName, loadConfig } from '../src/config/index.js';
 import { centralRoleFor, validateCentralTypes } from '../src/neutron/central/index.js';
 import { interfacePortName, RoutingMap, shadowPortName, SHADOW_OWNER } from '../src/tricircle/index.js';
 import { engines } from './support/engines.js';
@@ -23,6 +28,7 @@ const [sqlite] = await engines();
 const REGIONS = ['RegionOne', 'RegionTwo', 'RegionThree'];
 const OVERRIDES = { tricircle: { network_vlan_ranges: 'physnet1:100:199' } };
 
+const BIN = fileURLToPath(new URL('../bin/tricircle.js', import.meta.url));
 const configWith = (tricircle: Record<string, string>) => loadConfig({ env: {}, overrides: { tricircle } }).config;
 
 describe('the central role refuses type drivers that cannot work together', () => {
@@ -42,6 +48,27 @@ describe('the central role refuses type drivers that cannot work together', () =
       message: '[tricircle] tenant_network_types names vxlan, not in [tricircle] type_drivers (local, flat, vlan)',
     });
     assert.throws(() => configWith({ bridge_network_type: 'local', tenant_network_types: 'vxlan,local' }), ConfigError);
+  });
+
+  it('`tricircle neutron-server --role central` stops at start-up saying why', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'central-types-'));
+    try {
+      const env = {
+        ...process.env,
+        [envName('DEFAULT', 'auth_strategy')]: 'noauth',
+        [envName('database', 'connection')]: `sqlite:///${join(dir, 'tricircle.db')}`,
+        [envName('tricircle', 'tenant_network_types')]: 'vlan',
+      };
+      const { code, stderr } = await new Promise<{ code: number | null; stderr: string }>((resolve) =>
+        execFile(process.execPath, [BIN, 'neutron-server', '--role', 'central'], { env }, (err, _stdout, stderr) =>
+          resolve({ code: err ? (err.code as number) : 0, stderr }),
+        ),
+      );
+      assert.equal(code, 1, stderr);
+      assert.match(stderr, /configuration error: \[tricircle\] bridge_network_type = vxlan must be one of \[tricircle\] tenant_network_types \(vlan\)/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
