@@ -41,13 +41,13 @@ function helpers(cloud: () => TricircleCloud, networkId: () => string) {
     port: async (name: string): Promise<Json> =>
       (await ok(cloud().centralNeutron.post('/v2.0/ports', { port: { network_id: networkId(), name } }, USER), 201)).port,
     /**
-     * Boots a server on a port in a region as an admin and waits for it to be ACTIVE. An admin:
-     * without [client] credentials (this noauth cloud) a member's first read would copy the
-     * network into the region without central's segment.
+     * Boots a server in a region as an admin (on a port, or on a network as Nova takes it) and
+     * waits for it to be ACTIVE. An admin: without [client] credentials (this noauth cloud) a
+     * member's first read would copy the network into the region without central's segment.
      */
-    boot: async (region: string, name: string, portId: string): Promise<string> => {
-      const server = (await ok(nova(region).boot(name, [{ port: portId }]), 202)).server;
-      for (let i = 0; i < 200; i++) {
+    boot: async (region: string, name: string, port: string | Json[]): Promise<string> => {
+      const server = (await ok(nova(region).boot(name, typeof port === 'string' ? [{ port }] : port), 202)).server;
+      for (let i = 0; i < 400; i++) {
         if ((await ok(nova(region).show(server.id))).server.status === 'ACTIVE') return String(server.id);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
@@ -234,6 +234,30 @@ describe('cross-region VxLAN shadow ports, three regions (sqlite)', () => {
       (await cloud.routings(port2.id)).map((r) => r.resource_type),
       [],
     );
+  });
+
+  it('twenty servers booting at once across the three regions on a new network: every region ends with the full set, no duplicate', async () => {
+    const net = await cloud.centralNeutron.network({ name: 'busy' }, USER);
+    await ok(cloud.centralNeutron.post('/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, cidr: '10.70.2.0/24' } }, USER), 201);
+    const busy = helpers(
+      () => cloud,
+      () => net.id,
+    );
+    await Promise.all(Array.from({ length: 20 }, (_, i) => busy.boot(REGIONS[i % REGIONS.length]!, `busy-${i}`, [{ uuid: net.id }])));
+    await busy.settled();
+    const real: Record<string, Json[]> = {};
+    for (const region of REGIONS)
+      real[region] = (await busy.regionPorts(region)).filter((p) => String(p.device_owner).startsWith('compute:') && p.device_owner !== 'compute:shadow');
+    assert.equal(Object.values(real).flat().length, 20, 'twenty VM ports');
+    for (const region of REGIONS) {
+      const all = await busy.regionPorts(region);
+      const expected = REGIONS.filter((r) => r !== region).flatMap((r) => real[r]!.map((p) => [p, r] as const));
+      const shadows = await busy.shadows(region);
+      assert.deepEqual(shadows.map((p) => p.id).sort(), expected.map(([p]) => p.id).sort(), `${region} shadows every other region's VM port`);
+      for (const [port, vmRegion] of expected) assertShadow(shadows, port, vmRegion, region);
+      const macs = all.map((p) => p.mac_address);
+      assert.equal(new Set(macs).size, macs.length, `no MAC twice in ${region}`);
+    }
   });
 });
 
