@@ -314,6 +314,12 @@ describe('cross_pod_vxlan_mode and batching (sqlite)', () => {
         [squatter.id],
         'the port holding the MAC stays as it was',
       );
+
+      // A shadow bound to a host its VM is no longer on is bound again by the next run (another boot in RegionOne casts one).
+      await ok(cloud.regions.RegionTwo!.neutron.put(`/v2.0/ports/${ports[0]!.id}`, { port: { 'binding:host_id': 'RegionOne-compute9' } }));
+      await h.boot('RegionOne', 'vm5', (await h.port('p5')).id);
+      await h.settled();
+      assertShadow(await h.shadows('RegionTwo'), ports[0]!, 'RegionOne', 'RegionTwo');
     } finally {
       await cloud.close();
     }

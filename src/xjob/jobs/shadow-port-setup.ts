@@ -93,7 +93,8 @@ export async function shadowPortSetup(ctx: JobRunContext): Promise<void> {
   for (const other of others) for (const [id, port] of other.real) remote.set(id, port);
   const bodies: Json[] = [];
   for (const [id, port] of remote) {
-    if (target.real.has(id) || target.shadows.has(id)) continue;
+    // A shadow still bound to the host its VM left is bound again (the region updates an existing shadow).
+    if (target.real.has(id) || target.shadows.get(id)?.['binding:host_id'] === port['binding:host_id']) continue;
     const agent = await agentOf(ctx, port['binding:host_id']);
     if (!agent) {
       ctx.logger.warn({ port: id, host: port['binding:host_id'] }, 'no agent is known for the host of a VM port: no shadow port for it yet');
@@ -112,7 +113,9 @@ export async function shadowPortSetup(ctx: JobRunContext): Promise<void> {
     });
   }
   const down = [...target.shadows.values()].filter((port) => port.status === 'DOWN' && remote.has(String(port.id)));
-  for (const port of [...created, ...down]) await target.neutron.update('ports', String(port.id), { 'binding:profile': { force_up: 'True' } });
+  for (const id of new Set([...created, ...down].map((port) => String(port.id)))) {
+    await target.neutron.update('ports', id, { 'binding:profile': { force_up: 'True' } });
+  }
 
   // The shadows of VM ports that are gone from every region (server deleted or unbound) go too.
   for (const id of target.shadows.keys()) {
