@@ -309,7 +309,9 @@ export const OPTIONS = {
     cross_pod_vxlan_mode: {
       type: { kind: 'enum', choices: ['p2p', 'l2gw', 'noop'] },
       default: 'p2p',
-      help: "How VxLAN networks span regions. p2p: a local Neutron reports the tunnel IP of the bound host's agent to central; noop: it reports none. l2gw is not supported (refused at start-up).",
+      help:
+        "How VxLAN networks span regions. p2p: a local Neutron reports the tunnel IP of the bound host's agent to central, and xjob's " +
+        'shadow_port_setup gives every other region of the network a shadow port of the VM port; noop: neither. l2gw is not supported (refused at start-up).',
     },
     max_shadow_port_bulk_size: {
       type: { kind: 'int', min: 1 },
