@@ -84,7 +84,9 @@ export async function shadowPortSetup(ctx: JobRunContext): Promise<void> {
   }
   const regions: RegionPorts[] = [];
   for (const id of mapped) if (await ctx.services.pods.exists(id)) regions.push(await regionPorts(ctx, await ctx.services.pods.get(id), networkId));
-  const target = regions.find((region) => region.pod.pod_id === podId)!;
+  const target = regions.find((region) => region.pod.pod_id === podId);
+  // Its pod unregistered since: nothing left to set up.
+  if (!target) return;
   const others = regions.filter((region) => region !== target);
   // A VM port now in the target moved here: the other region's copy is a stale leftover.
   for (const other of others) for (const id of target.real.keys()) other.real.delete(id);
