@@ -236,6 +236,18 @@ describe('cross-region VxLAN shadow ports, three regions (sqlite)', () => {
     );
   });
 
+  it('§9.7 cleanup: with the servers and ports gone, the network delete leaves no copy and no shadow in any region', async () => {
+    await h.removeServer('RegionThree', servers.vm3!);
+    for (const port of ports.slice(1)) await ok(cloud.centralNeutron.del(`/v2.0/ports/${String(port.id)}`, USER), 204);
+    await ok(cloud.centralNeutron.del(`/v2.0/networks/${String(network.id)}`, USER), 204);
+    await h.settled();
+    for (const region of REGIONS) {
+      assert.deepEqual(await h.regionPorts(region), [], `no port of the network in ${region}`);
+      assert.equal((await cloud.regions[region]!.neutron.get(`/v2.0/networks/${String(network.id)}`)).status, 404, `no copy in ${region}`);
+    }
+    assert.deepEqual(await cloud.routings(network.id), []);
+  });
+
   it('twenty servers booting at once across the three regions on a new network: every region ends with the full set, no duplicate', async () => {
     const net = await cloud.centralNeutron.network({ name: 'busy' }, USER);
     await ok(cloud.centralNeutron.post('/v2.0/subnets', { subnet: { network_id: net.id, ip_version: 4, cidr: '10.70.2.0/24' } }, USER), 201);
