@@ -65,14 +65,18 @@ export class CentralNeutron {
     private readonly asAdmin = false,
   ) {}
 
-  /** Whether [client] credentials are configured, so that `admin()` calls with the admin token. */
-  get hasAdminToken(): boolean {
-    return this.options.admin !== null;
+  /**
+   * Whether `admin()` acts as the admin: with the [client] admin token when credentials are
+   * configured, or, with noauth, with the admin role in the identity headers (a noauth central
+   * trusts them, as it trusts the caller's).
+   */
+  get actsAsAdmin(): boolean {
+    return this.options.admin !== null || this.options.forwardIdentity;
   }
 
-  /** The same API with the [client] admin token when credentials are configured, else as the caller. */
+  /** The same API as the admin (see actsAsAdmin), else as the caller. */
   admin(): CentralNeutron {
-    if (!this.options.admin) return this;
+    if (!this.actsAsAdmin) return this;
     return this.asAdmin ? this : (this.adminView ??= new CentralNeutron(this.options, true));
   }
 

@@ -137,12 +137,12 @@ export class Mirror {
 
   /**
    * Central's provider attributes of a network that the caller's view lacks (they are
-   * admin-only), read by id with the [client] admin token: without them the region would
+   * admin-only), read by id as the admin (CentralNeutron.actsAsAdmin): without them the region would
    * allocate a segment of its own. Only these attributes are taken, of a network the caller's
-   * own GET has shown it may see. Without [client] credentials there are none to add.
+   * own GET has shown it may see. Without [client] credentials (and without noauth) there are none to add.
    */
   private async providerOf(ctx: RequestContext, source: Resource): Promise<Resource> {
-    if (source['provider:network_type'] !== undefined || !this.central.hasAdminToken) return {};
+    if (source['provider:network_type'] !== undefined || !this.central.actsAsAdmin) return {};
     const seenByAdmin = await this.central.admin().find(ctx, 'networks', 'network', String(source.id));
     return Object.fromEntries(PROVIDER.filter((attr) => seenByAdmin?.[attr] !== undefined).map((attr) => [attr, seenByAdmin![attr]]));
   }
