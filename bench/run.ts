@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   boot: () => import('./boot.js'),
   converge: () => import('./converge.js'),
   neutron: () => import('./neutron.js'),
+  stretch: () => import('./stretch.js'),
   up: () => import('./up.js'),
   xjob: () => import('./xjob.js'),
 };
