@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { engines } from './support/engines.js';
-import { ADMIN_TOKEN, novaClient, ok, USER } from './support/region-cloud.js';
+import { ok, USER } from './support/region-cloud.js';
 import { startTricircleCloud, type TricircleCloud, type TricircleCloudOptions } from './support/tricircle-cloud.js';
 
 // Cross-region VxLAN L2 (reference §3.5 path 1, §4.4, §5.4 shadow_port_setup, §9.7, §9.8) end to
@@ -31,7 +31,7 @@ async function l2Cloud(regions: string[], overrides: TricircleCloudOptions['over
 }
 
 function helpers(cloud: () => TricircleCloud, networkId: () => string) {
-  const nova = (region: string) => novaClient(cloud().regions[region]!.computes[0]!.url, ADMIN_TOKEN);
+  const nova = (region: string) => cloud().regions[region]!.nova;
   const regionPorts = async (region: string, query = ''): Promise<Json[]> =>
     (await ok(cloud().regions[region]!.neutron.get(`/v2.0/ports?network_id=${networkId()}${query}`))).ports;
   return {
@@ -40,11 +40,7 @@ function helpers(cloud: () => TricircleCloud, networkId: () => string) {
     /** A port created centrally, as the member. */
     port: async (name: string): Promise<Json> =>
       (await ok(cloud().centralNeutron.post('/v2.0/ports', { port: { network_id: networkId(), name } }, USER), 201)).port,
-    /**
-     * Boots a server in a region as an admin (on a port, or on a network as Nova takes it) and
-     * waits for it to be ACTIVE. An admin: without [client] credentials (this noauth cloud) a
-     * member's first read would copy the network into the region without central's segment.
-     */
+    /** Boots a server in a region as the member (on a port, or on a network as Nova takes it) and waits for it to be ACTIVE. */
     boot: async (region: string, name: string, port: string | Json[]): Promise<string> => {
       const server = (await ok(nova(region).boot(name, typeof port === 'string' ? [{ port }] : port), 202)).server;
       for (let i = 0; i < 400; i++) {
