@@ -48,6 +48,8 @@ describe('the central role refuses type drivers that cannot work together', () =
       message: '[tricircle] tenant_network_types names vxlan, not in [tricircle] type_drivers (local, flat, vlan)',
     });
     assert.throws(() => configWith({ bridge_network_type: 'local', tenant_network_types: 'vxlan,local' }), ConfigError);
+    const l2gw = loadConfig({ env: {}, overrides: { client: { cross_pod_vxlan_mode: 'l2gw' } } }).config;
+    assert.throws(() => validateCentralTypes(l2gw), { name: 'ConfigError', message: /cross_pod_vxlan_mode = l2gw is not supported: use p2p .* or noop/ });
   });
 
   it('`tricircle neutron-server --role central` stops at start-up saying why', async () => {

@@ -22,7 +22,8 @@ const noRegions: RegionClients = {
 /**
  * The central role allocates every stretched network's segment, so its types must make sense
  * together (reference §3.2): the bridge networks' type is a tenant type that each region can
- * carry (the option's choices leave out `local`), and every tenant type has its type driver.
+ * carry (the option's choices leave out `local`), and every tenant type has its type driver;
+ * and the way VxLAN networks span regions is one this version builds.
  */
 export function validateCentralTypes(config: Config): void {
   const { type_drivers: drivers, tenant_network_types: tenantTypes, bridge_network_type: bridgeType } = config.tricircle;
@@ -32,6 +33,10 @@ export function validateCentralTypes(config: Config): void {
   }
   if (!tenantTypes.includes(bridgeType)) {
     throw new ConfigError(`[tricircle] bridge_network_type = ${bridgeType} must be one of [tricircle] tenant_network_types (${tenantTypes.join(', ')})`);
+  }
+  // L2 gateways are not built: refusing beats a cloud whose stretched VxLAN networks silently lack their shadows.
+  if (config.client.cross_pod_vxlan_mode === 'l2gw') {
+    throw new ConfigError('[client] cross_pod_vxlan_mode = l2gw is not supported: use p2p (shadow ports in every region) or noop');
   }
 }
 
