@@ -10,12 +10,13 @@ type Executor = Kysely<any> | Transaction<any>;
 // retry could never see the row it lost to). A deadlock or serialization failure between
 // servers re-runs the whole transaction: it is a lost race, not the client's fault.
 
-const RETRYABLE = new Set(['40P01', '40001', 'ER_LOCK_DEADLOCK', 'SQLITE_BUSY_SNAPSHOT']);
+// MariaDB's lock wait timeout (1205) is a race lost by waiting: the transaction is rolled back and re-run too.
+const RETRYABLE = new Set(['40P01', '40001', 'ER_LOCK_DEADLOCK', 'ER_LOCK_WAIT_TIMEOUT', 'SQLITE_BUSY_SNAPSHOT']);
 const ATTEMPTS = 5;
 
 function retryable(err: unknown): boolean {
   const e = err as { code?: string; errno?: number };
-  return (e?.code !== undefined && RETRYABLE.has(e.code)) || e?.errno === 1213;
+  return (e?.code !== undefined && RETRYABLE.has(e.code)) || e?.errno === 1213 || e?.errno === 1205;
 }
 
 /**
