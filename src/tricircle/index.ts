@@ -1,4 +1,4 @@
-export { PodRepository, type Pod, type PodFilters } from './pods.js';
+export { PodRepository, localRegionOf, regionsOfHints, type Pod, type PodFilters } from './pods.js';
 export { RoutingRepository, ROUTING_FILTERS, API_RESOURCE_TYPES, type Routing, type RoutingFields, type RoutingFilters, type Page } from './routings.js';
 export { JobRepository, JOB_STATUSES, type Job, type JobStatus, type JobFilters, type JobKey, type JobWaker, type JobContext } from './jobs.js';
 export { JobRuns, RUNNING_LOCK, type RunOutcome, type FinishResult, type JobBacklog } from './job-runs.js';

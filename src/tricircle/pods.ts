@@ -14,6 +14,16 @@ export interface Pod {
 
 export type PodFilters = Partial<Record<keyof Pod, string[]>>;
 
+/** The region names availability-zone hints stand for, in their order: a region itself, or every region of an AZ. */
+export function regionsOfHints(hints: readonly string[], regionPods: readonly Pod[]): string[] {
+  return [...new Set(hints.flatMap((hint) => regionPods.filter((pod) => pod.region_name === hint || pod.az_name === hint).map((pod) => pod.region_name)))];
+}
+
+/** The one region that hints pin a resource to (exactly one hint, a region name), or null (reference §3.1). */
+export function localRegionOf(hints: readonly string[], regionPods: readonly Pod[]): string | null {
+  return hints.length === 1 && regionPods.some((pod) => pod.region_name === hints[0]) ? hints[0]! : null;
+}
+
 const toPod = (row: { pod_id: string; region_name: string; pod_az_name: string | null; dc_name: string | null; az_name: string }): Pod => ({
   pod_id: row.pod_id,
   region_name: row.region_name,
@@ -61,6 +71,23 @@ export class PodRepository {
     const row = await this.db.kysely.selectFrom('pods').selectAll().where('pod_id', '=', podId).executeTakeFirst();
     if (!row) throw notFound(`Pod ${podId} could not be found`);
     return toPod(row);
+  }
+
+  /** The regions' pods: every pod but the central one, which has no AZ. */
+  async regionPods(): Promise<Pod[]> {
+    return (await this.list()).filter((pod) => pod.az_name !== '');
+  }
+
+  /** The central pod (the one without an AZ), if registered. */
+  async topPod(): Promise<Pod | undefined> {
+    return (await this.list({ az_name: [''] }))[0];
+  }
+
+  /** The pod of a region name, or of the one region an AZ name stands for; undefined otherwise. */
+  async podOf(regionOrAz: string): Promise<Pod | undefined> {
+    const pods = await this.regionPods();
+    const inAz = pods.filter((pod) => pod.az_name === regionOrAz);
+    return pods.find((pod) => pod.region_name === regionOrAz) ?? (inAz.length === 1 ? inAz[0] : undefined);
   }
 
   async exists(podId: string): Promise<boolean> {

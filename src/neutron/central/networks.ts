@@ -1,6 +1,6 @@
 import type { RequestContext } from '../../auth/index.js';
 import { ApiError } from '../../http/errors.js';
-import { NOT_SPECIFIED_POD, type Pod } from '../../tricircle/index.js';
+import { NOT_SPECIFIED_POD, regionsOfHints, type Pod } from '../../tricircle/index.js';
 import { networkInUse } from '../core/network-ports.js';
 import { wrapOperations, type Resource, type ResourceOperations } from '../core/plugin.js';
 import { NETWORK } from '../resources/network.js';
@@ -16,11 +16,6 @@ const COPY_TYPES = ['network', 'shadow_network'];
 
 const hintsOf = (network: Resource) => (network.availability_zone_hints as string[] | undefined) ?? [];
 
-/** The hints as region names, in the order given (an AZ stands for each of its regions). */
-function asRegions(hints: string[], regionPods: Pod[]): string[] {
-  return [...new Set(hints.flatMap((hint) => regionPods.filter((pod) => pod.region_name === hint || pod.az_name === hint).map((pod) => pod.region_name)))];
-}
-
 /**
  * Networks as callers get them: hints as region names. Upstream converts them for admins only,
  * but a region's Neutron decides whether it may hold a network by finding its region name in
@@ -30,7 +25,7 @@ function asRegions(hints: string[], regionPods: Pod[]): string[] {
 async function shown(services: CentralServices, networks: Resource[]): Promise<Resource[]> {
   if (!networks.some((n) => hintsOf(n).length)) return networks;
   const regionPods = await services.zones.regionPods();
-  return networks.map((n) => (hintsOf(n).length ? { ...n, availability_zone_hints: asRegions(hintsOf(n), regionPods) } : n));
+  return networks.map((n) => (hintsOf(n).length ? { ...n, availability_zone_hints: regionsOfHints(hintsOf(n), regionPods) } : n));
 }
 
 /** The region an external network is pinned to: its first hint's, which must name one region. */

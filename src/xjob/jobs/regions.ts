@@ -1,5 +1,5 @@
 import { BlockList, isIPv6 } from 'node:net';
-import type { Pod } from '../../tricircle/index.js';
+import { localRegionOf, type Pod } from '../../tricircle/index.js';
 import { JobFailure, type JobRunContext, type RegionNeutron } from '../handler.js';
 
 // What the L3 handlers share: a Neutron (central or a region's) as JSON collections, and
@@ -103,23 +103,16 @@ export async function whileRouterExists(central: NeutronApi, routerId: string, w
 
 const hintsOf = (resource: Json) => (resource.availability_zone_hints as string[] | undefined) ?? [];
 
-/** The regions' pods (the central one has no AZ). */
-export async function regionPods(ctx: JobRunContext): Promise<Pod[]> {
-  return (await ctx.services.pods.list()).filter((pod) => pod.az_name !== '');
-}
-
 /** The central pod (the one without an AZ). */
 export async function centralPod(ctx: JobRunContext): Promise<Pod> {
-  const top = (await ctx.services.pods.list()).find((pod) => pod.az_name === '');
+  const top = await ctx.services.pods.topPod();
   if (!top) throw new Error('No central pod is registered');
   return top;
 }
 
 /** The region of a local router (exactly one hint, a region name), or null for a non-local router. */
 export async function localRouterRegion(ctx: JobRunContext, router: Json): Promise<string | null> {
-  const hints = hintsOf(router);
-  if (hints.length !== 1) return null;
-  return (await regionPods(ctx)).some((pod) => pod.region_name === hints[0]) ? hints[0]! : null;
+  return localRegionOf(hintsOf(router), await ctx.services.pods.regionPods());
 }
 
 /**
@@ -127,16 +120,11 @@ export async function localRouterRegion(ctx: JobRunContext, router: Json): Promi
  * region), else the pod of its `network` routing row; undefined when neither says.
  */
 export async function externalNetworkPod(ctx: JobRunContext, network: Json): Promise<Pod | undefined> {
-  const pods = await regionPods(ctx);
   const hint = hintsOf(network)[0];
-  if (hint !== undefined) {
-    const byRegion = pods.find((pod) => pod.region_name === hint);
-    if (byRegion) return byRegion;
-    const inAz = pods.filter((pod) => pod.az_name === hint);
-    if (inAz.length === 1) return inAz[0];
-  }
+  const pinned = hint === undefined ? undefined : await ctx.services.pods.podOf(hint);
+  if (pinned) return pinned;
   const [podId] = await ctx.services.routings.podsOf(String(network.id), ['network']);
-  return pods.find((pod) => pod.pod_id === podId);
+  return podId === undefined ? undefined : (await ctx.services.pods.regionPods()).find((pod) => pod.pod_id === podId);
 }
 
 /** The first IPv4 address of a port (and its subnet), if any. */

@@ -1,6 +1,6 @@
 import { NOT_SPECIFIED_POD, interfacePortName, type JobType } from '../../tricircle/index.js';
 import type { JobRunContext } from '../handler.js';
-import { ROUTER_INTERFACE, centralApi, regionApi, regionPods, type NeutronApi } from './regions.js';
+import { ROUTER_INTERFACE, centralApi, regionApi, type NeutronApi } from './regions.js';
 
 // update_network {pod_id, network_id} (reference §5.4): a region's copy of a network takes the
 // central description, admin_state_up and shared (never the name). With NOT_SPECIFIED_POD it
@@ -15,7 +15,7 @@ export async function copyPodIds(ctx: JobRunContext, topId: string, types: strin
   const mapped = new Set(await ctx.services.routings.podsOf(topId, types));
   const ports = await (await centralApi(ctx)).list('ports', { network_id: networkId, device_owner: ROUTER_INTERFACE });
   const names = new Set(ports.map((p) => String(p.name)));
-  return (await regionPods(ctx))
+  return (await ctx.services.pods.regionPods())
     .filter((pod) => mapped.has(pod.pod_id) || subnetIds.some((subnet) => names.has(interfacePortName(pod.region_name, subnet))))
     .map((pod) => pod.pod_id);
 }
