@@ -8,6 +8,7 @@ import { JobRepository, JobRuns, type Job, type JobKey, type JobWaker } from '..
 import { loadConfig } from '../src/config/index.js';
 import { JobFailure, JobMetrics, XJobEngine, jobServices, type EngineOptions, type JobHandlerSpec, type JobRunContext } from '../src/xjob/index.js';
 import { engines, type TestDatabase } from './support/engines.js';
+import { until } from './support/xjob-processes.js';
 
 // The XJob engine in process, against each real database: jobs run after the commit that
 // registered them; one run per (type, resource) at a time across engines; jobs registered
@@ -281,6 +282,8 @@ for (const engine of await engines()) {
       const registered = await Promise.all(cases.map((c) => jobs.add(db.kysely, key(c.resource, 'xtest_retry'))));
       for (const [i, c] of cases.entries()) {
         const job = await ended(jobs, registered[i]!.id);
+        // The run's log line follows its commit: the job can be seen ended a moment before.
+        await until(`the run line of ${c.resource}`, async () => runLines(c.resource).length > 0, 5_000, 10);
         assert.equal(job.status, c.status, c.resource);
         assert.equal(job.error, c.error ?? null, c.resource);
         assert.deepEqual(
